@@ -1,0 +1,136 @@
+/**
+ * Transport configuration: every tunable with its documented default, and the
+ * validation that turns a user's partial options into a complete config or
+ * throws an error naming the bad option.
+ */
+
+import { RudpArgumentError } from "./errors.js";
+import { type Duration, MS, SECOND } from "./time.js";
+import { DATA_PACKET_OVERHEAD, MAX_DATAGRAM_SIZE } from "./wire/packet.js";
+
+/** Every transport option, fully resolved. Durations are microseconds. */
+export interface TransportConfig {
+  /** Largest datagram sent (UDP payload bytes); MSS = maxPacketSize − DATA_PACKET_OVERHEAD. */
+  maxPacketSize: number;
+  /** Receive buffer in bytes: the window advertised to the peer when nothing is unread. */
+  receiveWindow: number;
+  /** Largest message accepted by the message API, in bytes. */
+  maxMessageSize: number;
+  /** Initial congestion window in packets (RFC 6928). */
+  initialWindowPackets: number;
+  /** Congestion controller, by name (see congestion/index.ts). */
+  congestionControl: string;
+  /** RTO before the first RTT sample (RFC 6298 §2.1). */
+  initialRto: Duration;
+  /** Lower bound on the RTO. */
+  minRto: Duration;
+  /** Upper bound on the RTO, backoff included. */
+  maxRto: Duration;
+  /** Consecutive retransmission timeouts after which the connection fails with ETIMEDOUT. */
+  maxRetransmissions: number;
+  /** SYN / SYN-ACK transmissions after the first before the handshake gives up. */
+  maxSynRetransmissions: number;
+  /** Duplicate ACKs or SACKed packets above a hole that mark it lost (RFC 5681 / RFC 6675 DupThresh). */
+  fastRetransmitThreshold: number;
+  /** Longest an ACK is delayed; 0 acknowledges every packet at once. */
+  maxAckDelay: Duration;
+  /** Ack-eliciting packets received before an ACK is sent without waiting. */
+  ackEveryPackets: number;
+  /** Silence after which a keepalive probe is sent; 0 disables keepalives. */
+  keepaliveInterval: Duration;
+  /** Silence from the peer after which the connection fails with ETIMEDOUT; 0 disables. */
+  idleTimeout: Duration;
+  /** How long TIME-WAIT lasts (re-ACKing a lost final FIN). */
+  timeWait: Duration;
+}
+
+/** The defaults, as documented in README.md. */
+export const DEFAULT_CONFIG: Readonly<TransportConfig> = Object.freeze({
+  maxPacketSize: 1200,
+  receiveWindow: 4 * 1024 * 1024,
+  maxMessageSize: 16 * 1024 * 1024,
+  initialWindowPackets: 10,
+  congestionControl: "newreno",
+  initialRto: 1 * SECOND,
+  minRto: 200 * MS,
+  maxRto: 60 * SECOND,
+  maxRetransmissions: 10,
+  maxSynRetransmissions: 6,
+  fastRetransmitThreshold: 3,
+  maxAckDelay: 10 * MS,
+  ackEveryPackets: 2,
+  keepaliveInterval: 15 * SECOND,
+  idleTimeout: 60 * SECOND,
+  timeWait: 4 * SECOND,
+});
+
+type Rule = { min: number; max: number; integer: boolean };
+
+const RULES: Record<Exclude<keyof TransportConfig, "congestionControl">, Rule> = {
+  maxPacketSize: { min: DATA_PACKET_OVERHEAD + 64, max: MAX_DATAGRAM_SIZE, integer: true },
+  receiveWindow: { min: 4096, max: 0xffffffff, integer: true },
+  maxMessageSize: { min: 1, max: 2 ** 31, integer: true },
+  initialWindowPackets: { min: 1, max: 1000, integer: true },
+  initialRto: { min: 1 * MS, max: 600 * SECOND, integer: false },
+  minRto: { min: 1 * MS, max: 600 * SECOND, integer: false },
+  maxRto: { min: 1 * MS, max: 3600 * SECOND, integer: false },
+  maxRetransmissions: { min: 1, max: 100, integer: true },
+  maxSynRetransmissions: { min: 0, max: 100, integer: true },
+  fastRetransmitThreshold: { min: 1, max: 1000, integer: true },
+  maxAckDelay: { min: 0, max: 1 * SECOND, integer: false },
+  ackEveryPackets: { min: 1, max: 64, integer: true },
+  keepaliveInterval: { min: 0, max: 24 * 3600 * SECOND, integer: false },
+  idleTimeout: { min: 0, max: 24 * 3600 * SECOND, integer: false },
+  timeWait: { min: 0, max: 600 * SECOND, integer: false },
+};
+
+/**
+ * Merges `options` over the defaults and validates every field. Throws
+ * ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE / ERR_INVALID_ARG_VALUE naming the option.
+ */
+export function resolveConfig(
+  options: Partial<TransportConfig> = {},
+  knownControllers?: readonly string[],
+): TransportConfig {
+  if (options === null || typeof options !== "object")
+    throw new RudpArgumentError("ERR_INVALID_ARG_TYPE", 'The "options" argument must be an object');
+  const config: TransportConfig = { ...DEFAULT_CONFIG };
+  for (const key of Object.keys(options) as (keyof TransportConfig)[]) {
+    const value = options[key];
+    if (value === undefined) continue;
+    if (key === "congestionControl") {
+      if (typeof value !== "string")
+        throw new RudpArgumentError("ERR_INVALID_ARG_TYPE", 'The "congestionControl" option must be a string');
+      if (knownControllers && !knownControllers.includes(value))
+        throw new RudpArgumentError(
+          "ERR_INVALID_ARG_VALUE",
+          `The "congestionControl" option must be one of ${knownControllers.join(", ")}; received "${value}"`,
+        );
+      config.congestionControl = value;
+      continue;
+    }
+    const rule = RULES[key];
+    if (!rule) throw new RudpArgumentError("ERR_INVALID_ARG_VALUE", `Unknown option "${String(key)}"`);
+    if (typeof value !== "number" || Number.isNaN(value))
+      throw new RudpArgumentError(
+        "ERR_INVALID_ARG_TYPE",
+        `The "${key}" option must be a number; received ${typeof value}`,
+      );
+    if (value < rule.min || value > rule.max || (rule.integer && !Number.isInteger(value)))
+      throw new RudpArgumentError(
+        "ERR_OUT_OF_RANGE",
+        `The "${key}" option must be ${rule.integer ? "an integer " : ""}>= ${rule.min} and <= ${rule.max}; received ${value}`,
+      );
+    (config as unknown as Record<string, number>)[key] = value;
+  }
+  if (config.minRto > config.maxRto)
+    throw new RudpArgumentError("ERR_OUT_OF_RANGE", 'The "minRto" option must not exceed "maxRto"');
+  if (config.receiveWindow < config.maxPacketSize)
+    throw new RudpArgumentError("ERR_OUT_OF_RANGE", 'The "receiveWindow" option must be at least "maxPacketSize"');
+  return config;
+}
+
+/** Data payload bytes per packet for a given datagram size. */
+export function mssFor(maxPacketSize: number): number {
+  return maxPacketSize - DATA_PACKET_OVERHEAD;
+}

@@ -1,0 +1,17 @@
+/**
+ * The registry of congestion controllers, chosen per connection by name.
+ */
+
+import type { ControllerFactory } from "./controller.js";
+import { NewReno } from "./new-reno.js";
+
+export type { AckSample, CongestionController, ControllerFactory } from "./controller.js";
+export { NewReno } from "./new-reno.js";
+
+/** Controllers by name. */
+export const CONTROLLERS: Readonly<Record<string, ControllerFactory>> = Object.freeze({
+  newreno: (mss, iw) => new NewReno(mss, iw),
+});
+
+/** Names accepted by the `congestionControl` option. */
+export const CONTROLLER_NAMES: readonly string[] = Object.freeze(Object.keys(CONTROLLERS));

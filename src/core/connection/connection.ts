@@ -1,0 +1,900 @@
+/**
+ * One rudp connection as a pure state machine. Theory of operation:
+ *
+ * - Inputs: `handlePacket(now, packet)` for each validated datagram the
+ *   endpoint routed here, `handleTimeout(now)` when `pollTimeout()` falls due,
+ *   and the application's `write`/`sendMessage`/`end`/`abort`/`read*` calls.
+ * - Outputs: `pollTransmit(now, buf)` writes the next datagram to send (0 when
+ *   none), `pollEvent()` yields events, `pollTimeout()` gives the next deadline.
+ * - Data is cut into segments numbered by unwrapped sequence numbers (32 bits on
+ *   the wire). The receiver acknowledges cumulatively with SACK ranges and
+ *   echoes timestamps, which give unambiguous RTT samples (RFC 7323).
+ * - Loss is found by duplicate ACKs / SACK count (RFC 6675), RACK time
+ *   threshold (RFC 8985), a tail-loss probe, and the RTO (RFC 6298); only lost
+ *   segments are resent. The window is min(cwnd, peer's advertised window).
+ * - States follow RFC 9293 and move only along the edges of `state.ts`.
+ */
+
+import type { Address } from "../address.js";
+import { mssFor, type TransportConfig } from "../config.js";
+import type { CongestionController } from "../congestion/controller.js";
+import { CONTROLLER_NAMES, CONTROLLERS } from "../congestion/index.js";
+import { type ConnectionErrorCode, RudpArgumentError, RudpConnectionError, RudpStateError } from "../errors.js";
+import type { ConnectionEvent } from "../events.js";
+import { nonZeroU32, type Rng } from "../rng.js";
+import { type Instant, MS, NEVER } from "../time.js";
+import {
+  emitPacket,
+  Flag,
+  type HandshakeRepr,
+  MAX_SACK_RANGES,
+  type PacketRepr,
+  PIGGYBACK_SACK_RANGES,
+} from "../wire/packet.js";
+import { unwrapSeq, wrapSeq } from "../wire/seq.js";
+import { AckState } from "./ack-state.js";
+import { Arrival, MAX_SEGMENTS_AHEAD, ReceiveBuffer } from "./receive-buffer.js";
+import { RttEstimator } from "./rtt.js";
+import { SendQueue } from "./send-queue.js";
+import { LossCause, SentSegment, SentSegments } from "./sent-segments.js";
+import { isSynchronized, nextState, type State, type StateEvent } from "./state.js";
+import { type ConnectionStats, type Counters, newCounters } from "./stats.js";
+
+/** How a connection starts. */
+export interface ConnectionInit {
+  config: TransportConfig;
+  rng: Rng;
+  now: Instant;
+  remote: Address;
+  /** Our connection identifier (non-zero); the endpoint routes packets carrying it here. */
+  localCid: number;
+  /** For a passive open: the SYN that created the connection. */
+  syn?: PacketRepr;
+  /** Forces the initial sequence number (tests of wrap-around); random otherwise. */
+  isn?: number;
+  /** Who hosts the connection (the endpoint): told of events and of output made ready by application calls. */
+  host?: ConnectionHost;
+}
+
+/** The connection's link to its endpoint. Without a host, events queue for `pollEvent()`. */
+export interface ConnectionHost {
+  /** An event happened on `conn`. */
+  onEvent(conn: Connection, event: ConnectionEvent): void;
+  /** An application call gave `conn` something to transmit. */
+  onWake(conn: Connection): void;
+}
+
+const EMPTY = new Uint8Array(0);
+const MIN_PTO = 10 * MS;
+
+/** A reliable, ordered, congestion-controlled connection. */
+export class Connection {
+  readonly #config: TransportConfig;
+  readonly #remote: Address;
+  readonly localCid: number;
+  #peerCid = 0;
+  #state: State = "CLOSED";
+  #error: RudpConnectionError | undefined;
+  readonly #events: ConnectionEvent[] = [];
+  #eventsHead = 0;
+  readonly #counters: Counters = newCounters();
+  readonly #host: ConnectionHost | undefined;
+  readonly #passive: boolean;
+
+  // Sending.
+  readonly #isn: number;
+  readonly #sent: SentSegments;
+  readonly #queue = new SendQueue();
+  #lostQueue: SentSegment[] = [];
+  #lostHead = 0;
+  #maxPacketSize: number;
+  #mss: number;
+  readonly #cc: CongestionController;
+  readonly #rtt: RttEstimator;
+  #peerWindow = 0;
+  #peerWindowTs = 0;
+  #finSeq = -1;
+  #deferredClose = false;
+  #awaitingDrain = false;
+
+  // Receiving.
+  #recv: ReceiveBuffer | undefined;
+  readonly #ack: AckState;
+
+  // Handshake.
+  #sendHandshake = false;
+  #synAttempts = 0;
+  #synDeadline: Instant = NEVER;
+  #synTsvals: number[] = [];
+
+  // Loss recovery.
+  #rtoDeadline: Instant = NEVER;
+  #rtoBackoff = 0;
+  #consecutiveRtos = 0;
+  #tlpDeadline: Instant = NEVER;
+  #tlpPending = false;
+  #tlpOutstanding = false;
+  #rackDeadline: Instant = NEVER;
+  #rackXmitTime: Instant = -1;
+  #rackRtt = 0;
+  #recoveryStart: Instant = -1;
+  #inRecovery = false;
+  #dupAcks = 0;
+
+  // Liveness.
+  #lastReceivedAt: Instant;
+  #lastPingAt: Instant = -1;
+  #sendPing = false;
+  #persistDeadline: Instant = NEVER;
+  #persistBackoff = 0;
+  #timeWaitDeadline: Instant = NEVER;
+  #sendRst = false;
+
+  // Reused output description.
+  readonly #out: PacketRepr = {
+    flags: 0,
+    dcid: 0,
+    scid: 0,
+    tsval: 0,
+    tsecr: 0,
+    handshake: undefined,
+    ack: undefined,
+    seq: 0,
+    payload: EMPTY,
+  };
+  readonly #handshakeOut: HandshakeRepr = { isn: 0, window: 0, maxPacketSize: 0, ext: EMPTY };
+  readonly #onSegmentAcked = (seg: SentSegment): void => this.#segmentAcked(seg);
+  #ackTime: Instant = 0;
+  #newlyAckedBytes = 0;
+
+  constructor(init: ConnectionInit) {
+    const { config } = init;
+    this.#config = config;
+    this.#remote = init.remote;
+    this.#host = init.host;
+    this.#passive = init.syn !== undefined;
+    this.localCid = init.localCid;
+    this.#isn = init.isn ?? nonZeroU32(init.rng);
+    this.#sent = new SentSegments(this.#isn);
+    this.#maxPacketSize = config.maxPacketSize;
+    this.#mss = mssFor(this.#maxPacketSize);
+    const factory = CONTROLLERS[config.congestionControl];
+    if (!factory)
+      throw new RudpArgumentError(
+        "ERR_INVALID_ARG_VALUE",
+        `Unknown congestion controller "${config.congestionControl}" (known: ${CONTROLLER_NAMES.join(", ")})`,
+      );
+    this.#cc = factory(this.#mss, config.initialWindowPackets);
+    this.#rtt = new RttEstimator(config.initialRto, config.minRto, config.maxRto);
+    this.#ack = new AckState(config.ackEveryPackets, config.maxAckDelay);
+    this.#lastReceivedAt = init.now;
+    if (init.syn) {
+      this.#transition("listen");
+      this.#acceptPeerHandshake(init.syn);
+      this.#ack.onPacket(init.now, init.syn.tsval);
+      this.#transition("rcv SYN");
+    } else {
+      this.#transition("connect");
+    }
+    this.#sendHandshake = true;
+    this.#synDeadline = init.now + this.#rtt.rto;
+  }
+
+  // ----- Observers -----------------------------------------------------------
+
+  /** Current RFC 9293 state. */
+  get state(): State {
+    return this.#state;
+  }
+  /** The peer's address. */
+  get remote(): Address {
+    return this.#remote;
+  }
+  /** The peer's connection identifier (0 until known). */
+  get peerCid(): number {
+    return this.#peerCid;
+  }
+  /** The error the connection failed with, if it did. */
+  get error(): RudpConnectionError | undefined {
+    return this.#error;
+  }
+  /** Bytes the application queued that are not yet acknowledged. */
+  get bufferedAmount(): number {
+    return this.#queue.bytes + this.#sent.outstandingBytes;
+  }
+  /** Bytes delivered and not yet read. */
+  get readableLength(): number {
+    return this.#recv?.unreadBytes ?? 0;
+  }
+  /** Payload bytes per data packet. */
+  get mss(): number {
+    return this.#mss;
+  }
+  /** True once CLOSED with nothing left to transmit: the endpoint may forget it. */
+  get isDone(): boolean {
+    return this.#state === "CLOSED" && !this.#sendRst;
+  }
+  /** True when the peer's FIN was delivered. */
+  get peerEnded(): boolean {
+    return this.#recv?.finished ?? false;
+  }
+  /** True for a connection opened by a peer's SYN (accepted), false for one we opened. */
+  get passive(): boolean {
+    return this.#passive;
+  }
+  /** The initial sequence number of our data (for tests and traces). */
+  get isn(): number {
+    return this.#isn;
+  }
+
+  /** A snapshot of counters and estimates. */
+  stats(): ConnectionStats {
+    return {
+      ...this.#counters,
+      state: this.#state,
+      srtt: this.#rtt.srtt,
+      rttvar: this.#rtt.rttvar,
+      minRtt: this.#rtt.minRtt,
+      latestRtt: this.#rtt.latest,
+      rto: this.#rtt.backedOff(this.#rtoBackoff),
+      cwnd: this.#cc.window,
+      ssthresh: this.#cc.ssthresh,
+      bytesInFlight: this.#sent.bytesInFlight,
+      peerWindow: this.#peerWindow,
+      localWindow: this.#recv?.window ?? this.#config.receiveWindow,
+      sendBuffered: this.bufferedAmount,
+      receiveBuffered: this.readableLength,
+      mss: this.#mss,
+      congestionControl: this.#cc.name,
+    };
+  }
+
+  /** Counts a datagram for this connection that failed its checksum or could not be decoded. */
+  countDrop(kind: "corrupt" | "malformed"): void {
+    if (kind === "corrupt") this.#counters.corruptDrops++;
+    else this.#counters.malformedDrops++;
+  }
+
+  // ----- Application interface ----------------------------------------------
+
+  /** Queues stream bytes. Data written before the handshake completes is sent after it. */
+  write(data: Uint8Array): void {
+    this.#checkWritable("write");
+    this.#queue.pushStream(data);
+    this.#host?.onWake(this);
+  }
+
+  /** Queues one message, delivered whole and in order with the stream. */
+  sendMessage(data: Uint8Array): void {
+    this.#checkWritable("sendMessage");
+    if (data.length > this.#config.maxMessageSize)
+      throw new RudpArgumentError(
+        "ERR_OUT_OF_RANGE",
+        `Message of ${data.length} bytes exceeds maxMessageSize (${this.#config.maxMessageSize})`,
+      );
+    this.#queue.pushMessage(data);
+    this.#host?.onWake(this);
+  }
+
+  /** Ends our writing (half-close): a FIN follows the queued data. Idempotent. */
+  end(): void {
+    if (this.#queue.finQueued || this.#state === "CLOSED") return;
+    this.#queue.pushFin();
+    if (isSynchronized(this.#state)) this.#transition("close");
+    else this.#deferredClose = true; // RFC 9293 §3.10.4: queued until ESTABLISHED
+    this.#host?.onWake(this);
+  }
+
+  /** Tears the connection down at once with a RST; queued data is discarded. */
+  abort(): void {
+    if (this.#state === "CLOSED") return;
+    this.#sendRst = this.#peerCid !== 0;
+    this.#enterClosed(undefined);
+    this.#host?.onWake(this);
+  }
+
+  /** Next chunk of received stream bytes, or undefined. Reading opens the receive window. */
+  read(): Uint8Array | undefined {
+    const chunk = this.#recv?.readStream();
+    if (chunk) this.#afterRead();
+    return chunk;
+  }
+
+  /** Next received message, or undefined. */
+  readMessage(): Uint8Array | undefined {
+    const msg = this.#recv?.readMessage();
+    if (msg) this.#afterRead();
+    return msg;
+  }
+
+  #checkWritable(op: string): void {
+    if (this.#queue.finQueued || this.#state === "CLOSED")
+      throw new RudpStateError("ERR_STREAM_WRITE_AFTER_END", `${op} after end`);
+  }
+
+  #afterRead(): void {
+    const recv = this.#recv;
+    if (!recv || !isSynchronized(this.#state)) return;
+    // Window update when the window reopens meaningfully (avoids silly-window updates).
+    const last = this.#ack.lastAdvertisedWindow;
+    const current = recv.window;
+    if ((last < 2 * this.#mss && current >= 2 * this.#mss) || current - last >= recv.capacity / 4) {
+      this.#ack.ackNow = true;
+      this.#host?.onWake(this);
+    }
+  }
+
+  // ----- Events and deadlines ------------------------------------------------
+
+  /** The next event, or undefined. */
+  pollEvent(): ConnectionEvent | undefined {
+    if (this.#eventsHead === this.#events.length) return undefined;
+    const ev = this.#events[this.#eventsHead++];
+    if (this.#eventsHead === this.#events.length) {
+      this.#events.length = 0;
+      this.#eventsHead = 0;
+    }
+    return ev;
+  }
+
+  /** The earliest time `handleTimeout` must be called, or NEVER. */
+  pollTimeout(): Instant {
+    if (this.#state === "CLOSED") return NEVER;
+    if (this.#state === "TIME-WAIT") return this.#timeWaitDeadline;
+    let t = Math.min(this.#synDeadline, this.#rtoDeadline, this.#tlpDeadline, this.#rackDeadline, this.#ack.deadline);
+    t = Math.min(t, this.#persistDeadline);
+    if (isSynchronized(this.#state)) {
+      const c = this.#config;
+      if (c.idleTimeout > 0) t = Math.min(t, this.#lastReceivedAt + c.idleTimeout);
+      if (c.keepaliveInterval > 0 && this.#sent.count === 0)
+        t = Math.min(t, Math.max(this.#lastReceivedAt, this.#lastPingAt) + c.keepaliveInterval);
+    }
+    return t;
+  }
+
+  /** Runs every timer due at `now`. */
+  handleTimeout(now: Instant): void {
+    const state = this.#state;
+    if (state === "CLOSED") return;
+    if (state === "TIME-WAIT") {
+      if (now >= this.#timeWaitDeadline) this.#transition("timeout");
+      return;
+    }
+    const c = this.#config;
+    if (now >= this.#synDeadline) {
+      if (++this.#synAttempts > c.maxSynRetransmissions) {
+        this.#fail("ETIMEDOUT", "handshake timed out");
+        return;
+      }
+      this.#sendHandshake = true;
+      this.#synDeadline = now + this.#rtt.backedOff(this.#synAttempts);
+    }
+    if (isSynchronized(state)) {
+      if (c.idleTimeout > 0 && now >= this.#lastReceivedAt + c.idleTimeout) {
+        this.#fail("ETIMEDOUT", "peer silent for longer than the idle timeout");
+        return;
+      }
+      if (
+        c.keepaliveInterval > 0 &&
+        this.#sent.count === 0 &&
+        now >= Math.max(this.#lastReceivedAt, this.#lastPingAt) + c.keepaliveInterval
+      ) {
+        this.#sendPing = true;
+        this.#lastPingAt = now;
+      }
+    }
+    if (now >= this.#rackDeadline) {
+      this.#rackDeadline = NEVER;
+      this.#detectLosses(now);
+    }
+    if (now >= this.#tlpDeadline) {
+      this.#tlpDeadline = NEVER;
+      this.#tlpPending = true;
+      this.#tlpOutstanding = true;
+    }
+    if (now >= this.#rtoDeadline) {
+      this.#onRetransmissionTimeout(now);
+      if (this.#state === "CLOSED") return;
+    }
+    if (now >= this.#persistDeadline) {
+      this.#sendPing = true;
+      this.#persistBackoff++;
+      this.#persistDeadline = now + this.#rtt.backedOff(this.#persistBackoff);
+    }
+    this.#ack.onTimeout(now);
+  }
+
+  // ----- Receiving -----------------------------------------------------------
+
+  /** Handles one validated packet addressed to this connection. */
+  handlePacket(now: Instant, p: PacketRepr, size: number): void {
+    if (this.#state === "CLOSED") return;
+    const flags = p.flags;
+    if (flags & Flag.RST) {
+      this.#onRst(p);
+      return;
+    }
+    if (this.#peerCid !== 0 && p.scid !== this.#peerCid) {
+      this.#counters.malformedDrops++;
+      return;
+    }
+    this.#counters.packetsReceived++;
+    this.#counters.bytesReceived += size;
+    this.#lastReceivedAt = now;
+    this.#ack.onPacket(now, p.tsval);
+
+    switch (this.#state) {
+      case "SYN-SENT":
+        this.#handleInSynSent(now, p);
+        return;
+      case "SYN-RECEIVED":
+        if (flags & Flag.SYN) {
+          if (flags & Flag.ACK)
+            this.#establish(now, p); // simultaneous open: the peer's SYN-ACK
+          else this.#sendHandshake = true; // our SYN-ACK was lost: send it again
+          return;
+        }
+        if (!(flags & Flag.ACK)) return;
+        this.#establish(now, p);
+        break;
+      default:
+        if (flags & Flag.SYN) {
+          this.#ack.ackNow = true; // the peer missed our ACK of its SYN
+          return;
+        }
+    }
+    if (p.ack) this.#onAck(now, p);
+    if ((this.#state as State) === "CLOSED") return;
+    if (flags & Flag.DATA) this.#onSegment(now, p);
+    if (flags & Flag.PING) this.#ack.ackNow = true;
+  }
+
+  #handleInSynSent(now: Instant, p: PacketRepr): void {
+    if (!(p.flags & Flag.SYN) || !p.handshake) return;
+    this.#acceptPeerHandshake(p);
+    if (p.flags & Flag.ACK) {
+      this.#sampleHandshakeRtt(now, p);
+      this.#transition("rcv SYN-ACK");
+      this.#onEstablished(now);
+      this.#ack.ackNow = true;
+    } else {
+      // Simultaneous open (RFC 9293 §3.5): answer with SYN-ACK, carrying our original ISN.
+      this.#transition("rcv SYN");
+      this.#sendHandshake = true;
+      this.#synAttempts = 0;
+      this.#synDeadline = now + this.#rtt.rto;
+    }
+  }
+
+  #acceptPeerHandshake(p: PacketRepr): void {
+    const h = p.handshake as HandshakeRepr;
+    this.#peerCid = p.scid;
+    this.#peerWindow = h.window;
+    this.#peerWindowTs = p.tsval;
+    this.#maxPacketSize = Math.min(this.#config.maxPacketSize, h.maxPacketSize);
+    this.#mss = mssFor(this.#maxPacketSize);
+    this.#recv = new ReceiveBuffer(h.isn, this.#config.receiveWindow, this.#config.maxMessageSize);
+  }
+
+  #sampleHandshakeRtt(now: Instant, p: PacketRepr): void {
+    if (!this.#synTsvals.includes(p.tsecr)) return;
+    const sample = (wrapSeq(now) - p.tsecr) >>> 0;
+    if (sample < 120_000_000) this.#rtt.update(sample, 0);
+  }
+
+  #establish(now: Instant, p: PacketRepr): void {
+    if (p.flags & Flag.SYN) this.#sampleHandshakeRtt(now, p);
+    this.#transition("rcv ACK of SYN");
+    this.#onEstablished(now);
+    if (p.flags & Flag.SYN) this.#ack.ackNow = true;
+  }
+
+  #onEstablished(now: Instant): void {
+    this.#sendHandshake = false;
+    this.#synDeadline = NEVER;
+    this.#lastReceivedAt = now;
+    this.#push({ type: "connected" });
+    if (this.#deferredClose) {
+      this.#deferredClose = false;
+      this.#transition("close");
+    }
+  }
+
+  #onRst(p: PacketRepr): void {
+    if (this.#state === "TIME-WAIT") return; // RFC 1337: ignore RST in TIME-WAIT
+    if (this.#state === "SYN-SENT") {
+      // A refusal answers one of our SYNs: it echoes that SYN's timestamp.
+      if (!this.#synTsvals.includes(p.tsecr)) return;
+      this.#counters.packetsReceived++;
+      this.#fail("ECONNREFUSED", "connection refused by the peer", false);
+      return;
+    }
+    if (p.scid !== this.#peerCid) return;
+    this.#counters.packetsReceived++;
+    this.#fail("ECONNRESET", "connection reset by the peer", false);
+  }
+
+  #onSegment(now: Instant, p: PacketRepr): void {
+    const recv = this.#recv as ReceiveBuffer;
+    const seq = unwrapSeq(p.seq, recv.next);
+    const wasNext = seq === recv.next;
+    const hadHoles = recv.outOfOrderCount > 0;
+    const before = recv.unreadBytes;
+    const wasFinished = recv.finished;
+    switch (recv.receive(seq, p.flags, p.payload)) {
+      case Arrival.Duplicate:
+        this.#counters.duplicateSegments++;
+        this.#ack.ackNow = true; // the peer may have missed our ACK (RFC 5681 §4.2)
+        if (this.#state === "TIME-WAIT") this.#timeWaitDeadline = now + this.#config.timeWait;
+        return;
+      case Arrival.OutOfWindow:
+        this.#counters.outOfWindowDrops++;
+        this.#ack.ackNow = true;
+        return;
+      case Arrival.MessageTooLarge:
+        this.#fail("EPROTO", `peer sent a message larger than maxMessageSize (${this.#config.maxMessageSize})`);
+        return;
+    }
+    if (!wasNext || hadHoles || p.flags & Flag.FIN) this.#ack.ackNow = true;
+    else this.#ack.onInOrder(now);
+    this.#counters.payloadBytesReceived += Math.max(0, recv.unreadBytes - before);
+    if (recv.streamArrived) {
+      recv.streamArrived = false;
+      this.#push({ type: "readable" });
+    }
+    if (recv.messageArrived) {
+      recv.messageArrived = false;
+      this.#push({ type: "message" });
+    }
+    if (!wasFinished && recv.finished) {
+      this.#push({ type: "end" });
+      this.#transition("rcv FIN");
+      if (this.#state === "TIME-WAIT") this.#timeWaitDeadline = now + this.#config.timeWait;
+    }
+  }
+
+  // ----- Acknowledgements and loss recovery ----------------------------------
+
+  #onAck(now: Instant, p: PacketRepr): void {
+    const ack = p.ack as NonNullable<PacketRepr["ack"]>;
+    const sent = this.#sent;
+    const cum = unwrapSeq(ack.cumAck, sent.una);
+    if (cum < sent.una) return; // an old ACK overtaken by newer ones
+    if (cum > sent.nxt) {
+      this.#counters.invalidAcks++; // acknowledges data never sent
+      return;
+    }
+    this.#ackTime = now;
+    this.#newlyAckedBytes = 0;
+    const inFlightBefore = sent.bytesInFlight;
+    const advanced = cum > sent.una;
+    if (advanced) sent.ackBelow(cum, this.#onSegmentAcked);
+    const r = ack.ranges;
+    for (let i = 0; i < r.length; i += 2) {
+      const start = unwrapSeq(r[i], sent.una);
+      const end = start + ((r[i + 1] - r[i]) >>> 0);
+      if (end > sent.nxt) {
+        this.#counters.invalidAcks++;
+        continue;
+      }
+      sent.sack(start, end, this.#onSegmentAcked);
+    }
+    if (advanced || p.tsval === this.#peerWindowTs || ((p.tsval - this.#peerWindowTs) | 0) > 0) {
+      this.#peerWindow = ack.window;
+      this.#peerWindowTs = p.tsval;
+    }
+    const newly = this.#newlyAckedBytes;
+    if (newly > 0 && p.tsecr !== 0) {
+      const sample = (wrapSeq(now) - p.tsecr) >>> 0;
+      if (sample < 120_000_000) this.#rtt.update(sample, ack.ackDelay);
+    }
+    if (advanced) {
+      this.#dupAcks = 0;
+      this.#consecutiveRtos = 0;
+      this.#rtoBackoff = 0;
+      this.#tlpOutstanding = false;
+      this.#persistBackoff = 0;
+      this.#rtoDeadline = sent.count > 0 ? now + this.#rtt.rto : NEVER;
+    } else if (sent.count > 0 && !(p.flags & Flag.DATA) && r.length > 0) {
+      // A duplicate ACK (RFC 5681 §2): the threshold-th one retransmits the first hole.
+      if (++this.#dupAcks === this.#config.fastRetransmitThreshold) {
+        const first = sent.get(sent.una);
+        if (first?.inFlight) this.#declareLost(now, first, LossCause.Fast);
+      }
+    }
+    this.#detectLosses(now);
+    if (newly > 0) {
+      this.#cc.onAck(now, {
+        ackedBytes: newly,
+        bytesInFlight: sent.bytesInFlight,
+        latestRtt: this.#rtt.latest,
+        srtt: this.#rtt.srtt,
+        minRtt: this.#rtt.minRtt,
+        inRecovery: this.#inRecovery,
+        appLimited: this.#queue.isEmpty && inFlightBefore < this.#cc.window / 2,
+      });
+      this.#armTlp(now);
+    }
+    if (this.#finSeq >= 0 && cum > this.#finSeq) {
+      const s = this.#state;
+      if (s === "FIN-WAIT-1" || s === "CLOSING" || s === "LAST-ACK") {
+        this.#transition("rcv ACK of FIN");
+        if (this.#state === "TIME-WAIT") this.#timeWaitDeadline = now + this.#config.timeWait;
+        this.#clearLossTimers();
+      }
+    }
+    if (this.#awaitingDrain && sent.count === 0 && this.#queue.isEmpty) {
+      this.#awaitingDrain = false;
+      this.#push({ type: "drained" });
+    }
+  }
+
+  #segmentAcked(seg: SentSegment): void {
+    this.#newlyAckedBytes += seg.size;
+    if (seg.sentAt > this.#recoveryStart) this.#inRecovery = false;
+    // RACK (RFC 8985 §6.2): remember the send time of the most recently sent delivered segment,
+    // ignoring retransmissions acked too fast to be the retransmission that was delivered.
+    if (seg.retransmits > 0 && this.#ackTime - seg.sentAt < this.#rtt.minRtt) return;
+    if (seg.sentAt >= this.#rackXmitTime) {
+      this.#rackXmitTime = seg.sentAt;
+      this.#rackRtt = this.#ackTime - seg.sentAt;
+    }
+  }
+
+  /** RACK time threshold and SACK DupThresh (RFC 8985 §6.2, RFC 6675 IsLost) over the scoreboard. */
+  #detectLosses(now: Instant): void {
+    const sent = this.#sent;
+    this.#rackDeadline = NEVER;
+    if (sent.highestAcked < sent.una || this.#rackXmitTime < 0) return;
+    let sackedAbove = 0;
+    sent.forEachIn(sent.una, sent.highestAcked + 1, (seg) => {
+      if (seg.sacked) sackedAbove++;
+    });
+    const reoWnd = Math.min(this.#rtt.minRtt / 4, this.#rtt.srtt);
+    const threshold = this.#config.fastRetransmitThreshold;
+    const lossDelay = this.#rackRtt + reoWnd;
+    let deadline = NEVER;
+    const end = sent.highestAcked;
+    for (let s = sent.una; s < end; s++) {
+      const seg = sent.get(s);
+      if (!seg) continue;
+      if (seg.sacked) {
+        sackedAbove--;
+        continue;
+      }
+      if (!seg.inFlight) continue;
+      if (seg.retransmits === 0 && sackedAbove >= threshold) {
+        this.#declareLost(now, seg, LossCause.Fast);
+      } else if (seg.sentAt <= this.#rackXmitTime) {
+        if (now >= seg.sentAt + lossDelay) this.#declareLost(now, seg, LossCause.Fast);
+        else if (seg.sentAt + lossDelay < deadline) deadline = seg.sentAt + lossDelay;
+      }
+    }
+    this.#rackDeadline = deadline;
+  }
+
+  #declareLost(now: Instant, seg: SentSegment, cause: LossCause): void {
+    this.#sent.markLost(seg);
+    seg.lossCause = cause;
+    this.#lostQueue.push(seg);
+    if (seg.sentAt > this.#recoveryStart) {
+      // A new congestion event: once per round trip of losses (RFC 9002 §7.3.2).
+      this.#recoveryStart = now;
+      this.#inRecovery = true;
+      this.#counters.congestionEvents++;
+      this.#cc.onCongestionEvent(now, this.#sent.bytesInFlight);
+    }
+  }
+
+  #onRetransmissionTimeout(now: Instant): void {
+    this.#counters.rtoCount++;
+    if (++this.#consecutiveRtos > this.#config.maxRetransmissions) {
+      this.#fail("ETIMEDOUT", `no acknowledgement after ${this.#config.maxRetransmissions} retransmissions`);
+      return;
+    }
+    const sent = this.#sent;
+    // RFC 6298 §5.4–5.6: back off and resend; with SACK, everything unacknowledged is presumed lost.
+    this.#lostQueue = [];
+    this.#lostHead = 0;
+    sent.forEachIn(sent.una, sent.nxt, (seg) => {
+      if (seg.sacked) return;
+      sent.markLost(seg);
+      seg.lossCause = LossCause.Timeout;
+      this.#lostQueue.push(seg);
+    });
+    this.#cc.onRetransmissionTimeout(now);
+    this.#recoveryStart = now; // losses of earlier segments belong to this episode
+    this.#inRecovery = false; // slow start again from the loss window
+    this.#rtoBackoff++;
+    this.#rtoDeadline = sent.count > 0 ? now + this.#rtt.backedOff(this.#rtoBackoff) : NEVER;
+    this.#tlpDeadline = NEVER;
+    this.#tlpPending = false;
+    this.#rackDeadline = NEVER;
+    this.#dupAcks = 0;
+  }
+
+  #armTlp(now: Instant): void {
+    this.#tlpDeadline = NEVER;
+    if (this.#tlpOutstanding || this.#inRecovery || !this.#rtt.hasSample || this.#sent.bytesInFlight === 0) return;
+    let pto = Math.max(2 * this.#rtt.srtt, MIN_PTO); // RFC 8985 §7.2
+    if (this.#sent.count === 1) pto += this.#config.maxAckDelay;
+    const deadline = now + pto;
+    if (deadline < this.#rtoDeadline) this.#tlpDeadline = deadline;
+  }
+
+  #clearLossTimers(): void {
+    if (this.#sent.count > 0) return;
+    this.#rtoDeadline = NEVER;
+    this.#tlpDeadline = NEVER;
+    this.#rackDeadline = NEVER;
+  }
+
+  // ----- Sending -------------------------------------------------------------
+
+  /** Writes the next datagram into `out` and returns its length, or 0 when there is nothing to send now. */
+  pollTransmit(now: Instant, out: Uint8Array): number {
+    if (this.#sendRst) {
+      this.#sendRst = false;
+      return this.#emit(now, out, Flag.RST, undefined);
+    }
+    const state = this.#state;
+    if (state === "CLOSED") return 0;
+    if (this.#sendHandshake && (state === "SYN-SENT" || state === "SYN-RECEIVED")) {
+      this.#sendHandshake = false;
+      return this.#emitHandshake(now, out);
+    }
+    if (!isSynchronized(state)) return 0;
+    const sent = this.#sent;
+    const cwnd = this.#cc.window;
+
+    while (this.#lostHead < this.#lostQueue.length && sent.bytesInFlight < cwnd) {
+      const seg = this.#lostQueue[this.#lostHead++];
+      if (this.#lostHead === this.#lostQueue.length) {
+        this.#lostQueue.length = 0;
+        this.#lostHead = 0;
+      }
+      if (!seg.lost) continue;
+      if (seg.lossCause === LossCause.Timeout) this.#counters.timeoutRetransmits++;
+      else this.#counters.fastRetransmits++;
+      return this.#emitSegment(now, out, seg, true);
+    }
+
+    if (this.#tlpPending) {
+      this.#tlpPending = false;
+      const n = this.#sendNewSegment(now, out, true);
+      if (n > 0) {
+        this.#counters.tailLossProbes++;
+        return n;
+      }
+      const last = sent.lastUnacked();
+      if (last?.inFlight) {
+        this.#counters.tailLossProbes++;
+        return this.#emitSegment(now, out, last, true);
+      }
+    }
+
+    if (sent.bytesInFlight < cwnd) {
+      const n = this.#sendNewSegment(now, out, false);
+      if (n > 0) return n;
+    }
+
+    if (this.#sendPing) {
+      this.#sendPing = false;
+      return this.#emit(now, out, Flag.PING | Flag.ACK, undefined);
+    }
+    if (this.#ack.due) return this.#emit(now, out, Flag.ACK, undefined);
+    return 0;
+  }
+
+  #sendNewSegment(now: Instant, out: Uint8Array, probe: boolean): number {
+    if (this.#queue.isEmpty) return 0;
+    const sent = this.#sent;
+    if (sent.count >= MAX_SEGMENTS_AHEAD) return 0;
+    const want = this.#queue.peekSize(this.#mss);
+    const allowed = this.#peerWindow - sent.outstandingBytes;
+    let max = Math.min(this.#mss, allowed);
+    if (want > max) {
+      // Flow control (RFC 9293 §3.8.6.2): a blocked sender with nothing outstanding probes the window.
+      const blocked = max <= 0 || (max < this.#mss / 2 && sent.count > 0);
+      if (blocked) {
+        if (sent.count === 0 && this.#persistDeadline === NEVER)
+          this.#persistDeadline = now + this.#rtt.backedOff(this.#persistBackoff);
+        return 0;
+      }
+    }
+    if (want === 0) max = 0;
+    this.#persistDeadline = NEVER;
+    const draft = this.#queue.cut(Math.max(max, 0)) as NonNullable<ReturnType<SendQueue["cut"]>>;
+    const seg = new SentSegment(sent.nxt, draft.flags, draft.payload, 0, now);
+    if (draft.flags & Flag.FIN) this.#finSeq = seg.seq;
+    const n = this.#emitSegment(now, out, seg, false);
+    (seg as { size: number }).size = n;
+    sent.push(seg);
+    this.#counters.segmentsSent++;
+    this.#counters.payloadBytesSent += draft.payload.length;
+    this.#awaitingDrain = true;
+    if (!probe) this.#armTlp(now);
+    return n;
+  }
+
+  #emitSegment(now: Instant, out: Uint8Array, seg: SentSegment, resend: boolean): number {
+    this.#out.seq = wrapSeq(seg.seq);
+    this.#out.payload = seg.payload;
+    const n = this.#emit(now, out, seg.flags, undefined);
+    if (resend) {
+      this.#sent.markResent(seg, now);
+      this.#counters.retransmits++;
+    }
+    if (this.#rtoDeadline === NEVER) this.#rtoDeadline = now + this.#rtt.backedOff(this.#rtoBackoff);
+    this.#cc.onPacketSent(now, n);
+    return n;
+  }
+
+  #emitHandshake(now: Instant, out: Uint8Array): number {
+    const h = this.#handshakeOut;
+    h.isn = this.#isn;
+    h.window = Math.min(this.#config.receiveWindow, 0xffffffff);
+    h.maxPacketSize = this.#config.maxPacketSize;
+    const flags = this.#state === "SYN-SENT" ? Flag.SYN : Flag.SYN | Flag.ACK;
+    const n = this.#emit(now, out, flags, h);
+    this.#synTsvals.push(this.#out.tsval);
+    if (this.#synTsvals.length > 16) this.#synTsvals.shift();
+    return n;
+  }
+
+  #emit(now: Instant, out: Uint8Array, flags: number, handshake: HandshakeRepr | undefined): number {
+    const p = this.#out;
+    const rst = (flags & Flag.RST) !== 0;
+    p.dcid = this.#peerCid;
+    p.scid = this.localCid;
+    p.tsval = wrapSeq(Math.floor(now)) || 1;
+    p.tsecr = this.#ack.tsRecent;
+    p.handshake = handshake;
+    p.ack = undefined;
+    if (!rst && this.#recv && (flags & Flag.ACK || isSynchronized(this.#state))) {
+      flags |= Flag.ACK;
+      p.ack = this.#ack.build(now, this.#recv, flags & Flag.DATA ? PIGGYBACK_SACK_RANGES : MAX_SACK_RANGES);
+    }
+    if (!(flags & Flag.DATA)) {
+      p.seq = 0;
+      p.payload = EMPTY;
+    }
+    p.flags = flags;
+    const n = emitPacket(p, out);
+    this.#counters.packetsSent++;
+    this.#counters.bytesSent += n;
+    return n;
+  }
+
+  // ----- State ---------------------------------------------------------------
+
+  #transition(event: StateEvent): void {
+    const from = this.#state;
+    const to = nextState(from, event);
+    if (to === undefined) throw new Error(`internal: no transition from ${from} on "${event}"`);
+    this.#state = to;
+    if (from !== to) this.#push({ type: "state", from, to });
+    if (to === "CLOSED" && event !== "abort") this.#push({ type: "closed", error: undefined });
+  }
+
+  #fail(code: ConnectionErrorCode, message: string, sendRst = true): void {
+    this.#sendRst = sendRst && this.#peerCid !== 0;
+    this.#enterClosed(new RudpConnectionError(code, message));
+  }
+
+  #enterClosed(error: RudpConnectionError | undefined): void {
+    if (this.#state === "CLOSED") return;
+    this.#error = error;
+    this.#transition("abort");
+    this.#lostQueue = [];
+    this.#lostHead = 0;
+    this.#synDeadline = this.#rtoDeadline = this.#tlpDeadline = this.#rackDeadline = NEVER;
+    this.#persistDeadline = this.#timeWaitDeadline = NEVER;
+    this.#push({ type: "closed", error });
+  }
+
+  #push(ev: ConnectionEvent): void {
+    if (this.#host) this.#host.onEvent(this, ev);
+    else this.#events.push(ev);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Per-connection statistics, kept as plain counters by the connection and
+ * copied out on request.
+ */
+
+/** A snapshot of one connection's counters and estimates. Times are microseconds. */
+export interface ConnectionStats {
+  state: string;
+  /** Datagrams and their bytes (headers included) sent and received. */
+  packetsSent: number;
+  packetsReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Application payload bytes sent (first transmissions) and delivered in order. */
+  payloadBytesSent: number;
+  payloadBytesReceived: number;
+  /** Data segments sent for the first time. */
+  segmentsSent: number;
+  /** Retransmissions, by cause. */
+  retransmits: number;
+  timeoutRetransmits: number;
+  fastRetransmits: number;
+  tailLossProbes: number;
+  /** Retransmission timeouts that fired. */
+  rtoCount: number;
+  /** Congestion events (recovery episodes entered). */
+  congestionEvents: number;
+  /** Segments that arrived again after being received. */
+  duplicateSegments: number;
+  /** Segments dropped for lying outside the receive window. */
+  outOfWindowDrops: number;
+  /** Datagrams dropped for a checksum mismatch or a decoding error. */
+  corruptDrops: number;
+  malformedDrops: number;
+  /** ACKs ignored for acknowledging data never sent. */
+  invalidAcks: number;
+  /** RTT estimates and the current RTO. */
+  srtt: number;
+  rttvar: number;
+  minRtt: number;
+  latestRtt: number;
+  rto: number;
+  /** Congestion window, slow-start threshold and bytes in flight. */
+  cwnd: number;
+  ssthresh: number;
+  bytesInFlight: number;
+  /** The window the peer last advertised and the one we advertise. */
+  peerWindow: number;
+  localWindow: number;
+  /** Bytes queued by the application and not yet acknowledged. */
+  sendBuffered: number;
+  /** Bytes delivered and not yet read by the application. */
+  receiveBuffered: number;
+  /** Payload bytes per data packet. */
+  mss: number;
+  congestionControl: string;
+}
+
+/** The counters a connection increments. */
+export type Counters = Omit<
+  ConnectionStats,
+  | "state"
+  | "srtt"
+  | "rttvar"
+  | "minRtt"
+  | "latestRtt"
+  | "rto"
+  | "cwnd"
+  | "ssthresh"
+  | "bytesInFlight"
+  | "peerWindow"
+  | "localWindow"
+  | "sendBuffered"
+  | "receiveBuffered"
+  | "mss"
+  | "congestionControl"
+>;
+
+/** Fresh zeroed counters. */
+export function newCounters(): Counters {
+  return {
+    packetsSent: 0,
+    packetsReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    payloadBytesSent: 0,
+    payloadBytesReceived: 0,
+    segmentsSent: 0,
+    retransmits: 0,
+    timeoutRetransmits: 0,
+    fastRetransmits: 0,
+    tailLossProbes: 0,
+    rtoCount: 0,
+    congestionEvents: 0,
+    duplicateSegments: 0,
+    outOfWindowDrops: 0,
+    corruptDrops: 0,
+    malformedDrops: 0,
+    invalidAcks: 0,
+  };
+}

@@ -1,0 +1,417 @@
+/**
+ * The endpoint: one UDP socket's worth of connections. It validates every
+ * datagram (cheap magic/version check, CRC-32C, full decode) and routes it by
+ * destination connection id; opens connections actively (`connect`) and
+ * passively (SYNs while listening); answers strays with rate-limited RSTs;
+ * and multiplexes the connections' output and timers (one earliest-deadline
+ * heap, so a driver needs a single timer). Malformed input is counted and
+ * dropped, never thrown.
+ */
+
+import { type Address, addressKey } from "./address.js";
+import { resolveConfig, type TransportConfig } from "./config.js";
+import { CONTROLLER_NAMES } from "./congestion/index.js";
+import { Connection, type ConnectionHost } from "./connection/connection.js";
+import type { ConnectionEvent } from "./events.js";
+import { nonZeroU32, type Rng } from "./rng.js";
+import { type Instant, NEVER, SECOND } from "./time.js";
+import { TimerHeap } from "./timer-heap.js";
+import {
+  CHECKSUM_SIZE,
+  checksumValid,
+  emitPacket,
+  Flag,
+  HEADER_SIZE,
+  type PacketRepr,
+  parsePacket,
+  peekDcid,
+} from "./wire/packet.js";
+
+/** Endpoint options: transport defaults for its connections plus endpoint limits. */
+export interface EndpointOptions extends Partial<TransportConfig> {
+  /** Most connections held at once (incoming handshakes beyond it are dropped). Default 10,000. */
+  maxConnections?: number;
+  /** RSTs the endpoint may send per second to strays (token bucket). Default 100. */
+  rstRateLimit?: number;
+}
+
+/** Something the endpoint reports to its driver. */
+export type EndpointEvent =
+  /** A passively opened connection completed its handshake and waits to be accepted. */
+  | { type: "incoming"; connection: Connection }
+  /** An event on one connection. */
+  | { type: "event"; connection: Connection; event: ConnectionEvent };
+
+/** A datagram to send. `data` is valid until the next `pollTransmit` call. */
+export interface Transmit {
+  to: Address;
+  data: Uint8Array;
+}
+
+/** Endpoint-wide counters. */
+export interface EndpointStats {
+  datagramsReceived: number;
+  datagramsSent: number;
+  /** Not rudp v1 (bad magic/version or too short). */
+  foreignDrops: number;
+  /** Checksum mismatches. */
+  corruptDrops: number;
+  /** Valid checksum but undecodable. */
+  malformedDrops: number;
+  /** Addressed to a connection id we do not have. */
+  unknownConnectionDrops: number;
+  /** Valid connection id but the wrong source cid or address. */
+  mismatchDrops: number;
+  /** SYNs refused (not listening) or dropped (connection limit). */
+  refusedHandshakes: number;
+  droppedHandshakes: number;
+  rstsSent: number;
+  rstsRateLimited: number;
+  /** Exceptions raised inside a connection while handling input (bugs; the connection is aborted). */
+  internalErrors: number;
+  connectionsOpened: number;
+  connectionsClosed: number;
+  /** Connections currently held. */
+  connections: number;
+}
+
+interface Stateless {
+  to: Address;
+  length: number;
+  data: Uint8Array;
+}
+
+/** Demultiplexes one socket's datagrams to its connections. */
+export class Endpoint implements ConnectionHost {
+  readonly config: TransportConfig;
+  readonly #rng: Rng;
+  readonly #maxConnections: number;
+  readonly #rstRate: number;
+  #rstTokens: number;
+  #rstRefillAt: Instant = 0;
+  #listening = false;
+  readonly #byCid = new Map<number, Connection>();
+  /** Connections by (peer address, peer cid), so a retransmitted SYN finds its connection. */
+  readonly #byPeer = new Map<string, Connection>();
+  /** Active opens still in SYN-SENT, by peer address (simultaneous open). */
+  readonly #connecting = new Map<string, Connection>();
+  readonly #peerKeyOf = new Map<Connection, string>();
+  readonly #ready = new Set<Connection>();
+  readonly #timers = new TimerHeap<Connection>();
+  readonly #events: EndpointEvent[] = [];
+  #eventsHead = 0;
+  readonly #stateless: Stateless[] = [];
+  readonly #scratch: Uint8Array;
+  readonly #stats: EndpointStats = {
+    datagramsReceived: 0,
+    datagramsSent: 0,
+    foreignDrops: 0,
+    corruptDrops: 0,
+    malformedDrops: 0,
+    unknownConnectionDrops: 0,
+    mismatchDrops: 0,
+    refusedHandshakes: 0,
+    droppedHandshakes: 0,
+    rstsSent: 0,
+    rstsRateLimited: 0,
+    internalErrors: 0,
+    connectionsOpened: 0,
+    connectionsClosed: 0,
+    connections: 0,
+  };
+
+  constructor(options: EndpointOptions & { rng: Rng }) {
+    const { maxConnections = 10_000, rstRateLimit = 100, rng, ...transport } = options;
+    this.config = resolveConfig(transport, CONTROLLER_NAMES);
+    this.#rng = rng;
+    this.#maxConnections = maxConnections;
+    this.#rstRate = rstRateLimit;
+    this.#rstTokens = rstRateLimit;
+    this.#scratch = new Uint8Array(65536);
+  }
+
+  /** Starts accepting incoming connections. */
+  listen(): void {
+    this.#listening = true;
+  }
+  /** Stops accepting incoming connections; existing ones are unaffected. */
+  stopListening(): void {
+    this.#listening = false;
+  }
+  /** True while accepting. */
+  get listening(): boolean {
+    return this.#listening;
+  }
+  /** Connections currently held. */
+  get connectionCount(): number {
+    return this.#byCid.size;
+  }
+  /** Every connection currently held. */
+  connections(): IterableIterator<Connection> {
+    return this.#byCid.values();
+  }
+
+  /** A copy of the endpoint counters. */
+  stats(): EndpointStats {
+    return { ...this.#stats, connections: this.#byCid.size };
+  }
+
+  /**
+   * Opens a connection to `remote` (active open). `options` override the
+   * endpoint's transport settings for this connection.
+   */
+  connect(now: Instant, remote: Address, options: Partial<TransportConfig> & { isn?: number } = {}): Connection {
+    const { isn, ...overrides } = options;
+    const config = Object.keys(overrides).length
+      ? resolveConfig({ ...this.config, ...overrides }, CONTROLLER_NAMES)
+      : this.config;
+    const conn = new Connection({ config, rng: this.#rng, now, remote, localCid: this.#newCid(), isn, host: this });
+    this.#register(conn);
+    this.#connecting.set(addressKey(remote), conn);
+    this.#afterTouch(conn);
+    return conn;
+  }
+
+  // ----- ConnectionHost --------------------------------------------------------
+
+  /** @internal */
+  onEvent(conn: Connection, event: ConnectionEvent): void {
+    this.#events.push({ type: "event", connection: conn, event });
+    if (event.type === "connected") {
+      const key = addressKey(conn.remote);
+      if (this.#connecting.get(key) === conn) this.#connecting.delete(key);
+      if (!this.#peerKeyOf.has(conn)) this.#indexPeer(conn);
+      if (conn.passive) this.#events.push({ type: "incoming", connection: conn });
+    }
+  }
+
+  /** @internal */
+  onWake(conn: Connection): void {
+    if (this.#byCid.get(conn.localCid) === conn) this.#ready.add(conn);
+  }
+
+  // ----- Inputs ------------------------------------------------------------------
+
+  /** Handles one received datagram. The core keeps views into `data`: the caller must not reuse it. */
+  handleDatagram(now: Instant, from: Address, data: Uint8Array): void {
+    const stats = this.#stats;
+    stats.datagramsReceived++;
+    const dcid = peekDcid(data);
+    if (dcid < 0) {
+      stats.foreignDrops++;
+      return;
+    }
+    const conn = dcid === 0 ? undefined : this.#byCid.get(dcid);
+    if (!checksumValid(data)) {
+      stats.corruptDrops++;
+      conn?.countDrop("corrupt");
+      return;
+    }
+    let p: PacketRepr;
+    try {
+      p = parsePacket(data);
+    } catch {
+      stats.malformedDrops++;
+      conn?.countDrop("malformed");
+      return;
+    }
+    if (dcid === 0) {
+      if ((p.flags & (Flag.SYN | Flag.ACK)) === Flag.SYN) this.#handleSyn(now, from, p, data.length);
+      else stats.malformedDrops++;
+      return;
+    }
+    if (!conn) {
+      stats.unknownConnectionDrops++;
+      if (!(p.flags & Flag.RST)) this.#sendRst(now, from, p.scid, dcid, p.tsval);
+      return;
+    }
+    if (addressKey(from) !== addressKey(conn.remote)) {
+      stats.mismatchDrops++; // path migration is validated in a later version; until then, only the known path
+      return;
+    }
+    this.#deliver(now, conn, p, data.length);
+  }
+
+  /** Runs the timers of every connection due at `now`. */
+  handleTimeout(now: Instant): void {
+    for (;;) {
+      const conn = this.#timers.popDue(now);
+      if (!conn) break;
+      try {
+        conn.handleTimeout(now);
+      } catch (err) {
+        this.#internalError(conn, err);
+      }
+      this.#afterTouch(conn);
+    }
+  }
+
+  // ----- Outputs -----------------------------------------------------------------
+
+  /** The next datagram to send, or undefined. `data` is valid until the next call. */
+  pollTransmit(now: Instant): Transmit | undefined {
+    if (this.#stateless.length > 0) {
+      const s = this.#stateless.shift() as Stateless;
+      this.#stats.datagramsSent++;
+      return { to: s.to, data: s.data.subarray(0, s.length) };
+    }
+    for (const conn of this.#ready) {
+      let n = 0;
+      try {
+        n = conn.pollTransmit(now, this.#scratch);
+      } catch (err) {
+        this.#internalError(conn, err);
+      }
+      this.#ready.delete(conn);
+      if (n > 0) this.#ready.add(conn); // round robin: back of the line
+      this.#afterTouch(conn);
+      if (n > 0) {
+        this.#stats.datagramsSent++;
+        return { to: conn.remote, data: this.#scratch.subarray(0, n) };
+      }
+    }
+    return undefined;
+  }
+
+  /** The earliest deadline over all connections, or undefined when none. */
+  pollTimeout(): Instant | undefined {
+    const t = this.#timers.peekTime();
+    return t === NEVER ? undefined : t;
+  }
+
+  /** The next event, or undefined. */
+  pollEvent(): EndpointEvent | undefined {
+    if (this.#eventsHead === this.#events.length) return undefined;
+    const ev = this.#events[this.#eventsHead++];
+    if (this.#eventsHead === this.#events.length) {
+      this.#events.length = 0;
+      this.#eventsHead = 0;
+    }
+    return ev;
+  }
+
+  // ----- Internals ---------------------------------------------------------------
+
+  #handleSyn(now: Instant, from: Address, p: PacketRepr, size: number): void {
+    const fromKey = addressKey(from);
+    const existing = this.#byPeer.get(`${fromKey}|${p.scid}`);
+    if (existing) {
+      this.#deliver(now, existing, p, size); // a retransmitted SYN
+      return;
+    }
+    const connecting = this.#connecting.get(fromKey);
+    if (connecting && connecting.peerCid === 0) {
+      this.#deliver(now, connecting, p, size); // simultaneous open
+      if (connecting.peerCid !== 0) this.#indexPeer(connecting);
+      return;
+    }
+    if (!this.#listening) {
+      this.#stats.refusedHandshakes++;
+      this.#sendRst(now, from, p.scid, 0, p.tsval);
+      return;
+    }
+    if (this.#byCid.size >= this.#maxConnections) {
+      this.#stats.droppedHandshakes++;
+      return;
+    }
+    const conn = new Connection({
+      config: this.config,
+      rng: this.#rng,
+      now,
+      remote: from,
+      localCid: this.#newCid(),
+      syn: p,
+      host: this,
+    });
+    this.#register(conn);
+    this.#indexPeer(conn);
+    this.#ready.add(conn);
+    this.#afterTouch(conn);
+  }
+
+  #deliver(now: Instant, conn: Connection, p: PacketRepr, size: number): void {
+    try {
+      conn.handlePacket(now, p, size);
+    } catch (err) {
+      this.#internalError(conn, err);
+    }
+    this.#ready.add(conn);
+    this.#afterTouch(conn);
+  }
+
+  #internalError(conn: Connection, err: unknown): void {
+    this.#stats.internalErrors++;
+    this.lastInternalError = err;
+    conn.abort();
+  }
+
+  /** The last exception caught inside a connection (for diagnostics and tests). */
+  lastInternalError: unknown;
+
+  #register(conn: Connection): void {
+    this.#byCid.set(conn.localCid, conn);
+    this.#stats.connectionsOpened++;
+  }
+
+  #indexPeer(conn: Connection): void {
+    const key = `${addressKey(conn.remote)}|${conn.peerCid}`;
+    this.#byPeer.set(key, conn);
+    this.#peerKeyOf.set(conn, key);
+  }
+
+  /** Re-files a connection after it was touched: forgotten when done, rescheduled otherwise. */
+  #afterTouch(conn: Connection): void {
+    if (conn.isDone) {
+      if (this.#byCid.get(conn.localCid) !== conn) return;
+      this.#byCid.delete(conn.localCid);
+      const key = this.#peerKeyOf.get(conn);
+      if (key !== undefined && this.#byPeer.get(key) === conn) this.#byPeer.delete(key);
+      this.#peerKeyOf.delete(conn);
+      const rk = addressKey(conn.remote);
+      if (this.#connecting.get(rk) === conn) this.#connecting.delete(rk);
+      this.#ready.delete(conn);
+      this.#timers.remove(conn);
+      this.#stats.connectionsClosed++;
+      return;
+    }
+    this.#timers.schedule(conn, conn.pollTimeout());
+  }
+
+  #newCid(): number {
+    for (;;) {
+      const cid = nonZeroU32(this.#rng);
+      if (!this.#byCid.has(cid)) return cid;
+    }
+  }
+
+  /** Queues a stateless RST to `to`, addressed to its `dcid` and echoing its `tsval`, if the rate limit allows. */
+  #sendRst(now: Instant, to: Address, dcid: number, scid: number, tsecr: number): void {
+    const elapsed = now - this.#rstRefillAt;
+    if (elapsed > 0) {
+      this.#rstTokens = Math.min(this.#rstRate, this.#rstTokens + (elapsed * this.#rstRate) / SECOND);
+      this.#rstRefillAt = now;
+    }
+    if (this.#rstTokens < 1 || this.#stateless.length >= 64) {
+      this.#stats.rstsRateLimited++;
+      return;
+    }
+    this.#rstTokens -= 1;
+    const data = new Uint8Array(HEADER_SIZE + CHECKSUM_SIZE);
+    const length = emitPacket(
+      {
+        flags: Flag.RST,
+        dcid,
+        scid,
+        tsval: Math.floor(now) >>> 0,
+        tsecr,
+        handshake: undefined,
+        ack: undefined,
+        seq: 0,
+        payload: data.subarray(0, 0),
+      },
+      data,
+    );
+    this.#stats.rstsSent++;
+    this.#stateless.push({ to, length, data });
+  }
+}

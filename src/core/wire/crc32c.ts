@@ -1,0 +1,47 @@
+/**
+ * CRC-32C (Castagnoli, polynomial 0x1EDC6F41 reflected as 0x82F63B78), the
+ * integrity check of every rudp datagram. Slicing-by-8 over precomputed tables;
+ * pure TypeScript so the core needs no native module.
+ */
+
+const TABLES = buildTables();
+
+function buildTables(): Uint32Array {
+  const t = new Uint32Array(256 * 8);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    t[i] = c >>> 0;
+  }
+  for (let i = 0; i < 256; i++) {
+    let c = t[i];
+    for (let s = 1; s < 8; s++) {
+      c = t[c & 0xff] ^ (c >>> 8);
+      t[s * 256 + i] = c >>> 0;
+    }
+  }
+  return t;
+}
+
+/** CRC-32C of `data[start, end)`. */
+export function crc32c(data: Uint8Array, start = 0, end = data.length): number {
+  const t = TABLES;
+  let crc = ~0;
+  let i = start;
+  const stop8 = end - ((end - start) & 7);
+  while (i < stop8) {
+    const lo = crc ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24));
+    crc =
+      t[1792 + (lo & 0xff)] ^
+      t[1536 + ((lo >>> 8) & 0xff)] ^
+      t[1280 + ((lo >>> 16) & 0xff)] ^
+      t[1024 + (lo >>> 24)] ^
+      t[768 + data[i + 4]] ^
+      t[512 + data[i + 5]] ^
+      t[256 + data[i + 6]] ^
+      t[data[i + 7]];
+    i += 8;
+  }
+  while (i < end) crc = t[(crc ^ data[i++]) & 0xff] ^ (crc >>> 8);
+  return ~crc >>> 0;
+}

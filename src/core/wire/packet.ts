@@ -1,0 +1,242 @@
+/**
+ * Wire format v1: parse and emit rudp datagrams. Parsing untrusted bytes either
+ * returns a fully validated `PacketRepr` or throws `DecodeError`; nothing else.
+ * Layout (big-endian), documented byte by byte in docs/PROTOCOL.md:
+ *
+ *   0  u16 magic 0x5255 ("RU")   2 u8 version   3 u8 flags
+ *   4  u32 destination cid       8 u32 source cid
+ *  12  u32 tsval                16 u32 tsecr
+ *  20  [SYN]  u32 isn, u32 window, u16 max packet size, u16 ext length, ext
+ *      [ACK]  u32 cumulative ack, u32 window, u32 ack delay (µs), u8 n, n × (u32 start, u32 end)
+ *      [DATA] u32 seq, payload …
+ * end-4 u32 CRC-32C of everything before it
+ */
+
+import { DecodeError } from "../errors.js";
+import { crc32c } from "./crc32c.js";
+
+/** The two magic bytes that open every rudp datagram. */
+export const MAGIC = 0x5255;
+/** The wire format version this code speaks. */
+export const VERSION = 1;
+
+/** Header flag bits. */
+export const Flag = {
+  SYN: 0x01,
+  ACK: 0x02,
+  DATA: 0x04,
+  FIN: 0x08,
+  RST: 0x10,
+  PING: 0x20,
+  MSG: 0x40,
+  MSG_END: 0x80,
+} as const;
+
+/** Bytes of the fixed header. */
+export const HEADER_SIZE = 20;
+/** Bytes of the integrity check trailer. */
+export const CHECKSUM_SIZE = 4;
+/** Bytes of the handshake section before its extensions. */
+export const SYN_SECTION_SIZE = 12;
+/** Bytes of the ACK section before its ranges. */
+export const ACK_SECTION_SIZE = 13;
+/** Bytes of one SACK range. */
+export const SACK_RANGE_SIZE = 8;
+/** Bytes of the DATA section before its payload. */
+export const DATA_SECTION_SIZE = 4;
+/** The most SACK ranges one ACK section may carry. */
+export const MAX_SACK_RANGES = 32;
+/** SACK ranges piggybacked on a data packet; pure ACKs carry up to MAX_SACK_RANGES. */
+export const PIGGYBACK_SACK_RANGES = 3;
+/** Per-packet overhead of a data packet with a full piggybacked ACK: maxPacketSize − this = MSS. */
+export const DATA_PACKET_OVERHEAD =
+  HEADER_SIZE + ACK_SECTION_SIZE + PIGGYBACK_SACK_RANGES * SACK_RANGE_SIZE + DATA_SECTION_SIZE + CHECKSUM_SIZE;
+/** The smallest datagram that can be valid. */
+export const MIN_PACKET_SIZE = HEADER_SIZE + CHECKSUM_SIZE;
+/** The largest UDP payload over IPv4. */
+export const MAX_DATAGRAM_SIZE = 65507;
+
+/** Handshake parameters carried by SYN and SYN-ACK. */
+export interface HandshakeRepr {
+  /** Initial sequence number of the sender's data. */
+  isn: number;
+  /** The sender's receive window in bytes. */
+  window: number;
+  /** The largest datagram the sender accepts. */
+  maxPacketSize: number;
+  /** Extensions (type-length-value), reserved for cookies and key exchange. */
+  ext: Uint8Array;
+}
+
+/** Acknowledgement: cumulative point, window and selective ranges (all wire values). */
+export interface AckRepr {
+  /** Next sequence number expected (everything before it was received). */
+  cumAck: number;
+  /** Free receive buffer in bytes, counted from cumAck. */
+  window: number;
+  /** Microseconds the receiver held the ACK after the packet whose tsval it echoes. */
+  ackDelay: number;
+  /** Received ranges above cumAck as flat [start0, end0, start1, end1 …], end exclusive, most recent first. */
+  ranges: number[];
+}
+
+/** A validated datagram. Wire sequence numbers are 32-bit; the connection unwraps them. */
+export interface PacketRepr {
+  flags: number;
+  dcid: number;
+  scid: number;
+  tsval: number;
+  tsecr: number;
+  handshake: HandshakeRepr | undefined;
+  ack: AckRepr | undefined;
+  /** Sequence number of the data segment (present when DATA is set). */
+  seq: number;
+  /** Segment payload (a view into the datagram, valid until the datagram is reused). */
+  payload: Uint8Array;
+}
+
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** Reads only the destination cid, for routing before full validation; -1 if not an rudp v1 datagram. */
+export function peekDcid(data: Uint8Array): number {
+  if (data.length < MIN_PACKET_SIZE || data[0] !== MAGIC >> 8 || data[1] !== (MAGIC & 0xff) || data[2] !== VERSION)
+    return -1;
+  return ((data[4] << 24) | (data[5] << 16) | (data[6] << 8) | data[7]) >>> 0;
+}
+
+/** True when the trailer matches the CRC-32C of the rest of the datagram. */
+export function checksumValid(data: Uint8Array): boolean {
+  const end = data.length - CHECKSUM_SIZE;
+  if (end < 0) return false;
+  const stored = ((data[end] << 24) | (data[end + 1] << 16) | (data[end + 2] << 8) | data[end + 3]) >>> 0;
+  return crc32c(data, 0, end) === stored;
+}
+
+/**
+ * Decodes a datagram whose checksum was already verified. Throws DecodeError on
+ * anything malformed: unknown version, impossible flag combinations, truncated
+ * or overlong sections, out-of-range fields.
+ */
+export function parsePacket(data: Uint8Array): PacketRepr {
+  const len = data.length - CHECKSUM_SIZE;
+  if (len < HEADER_SIZE) throw new DecodeError("datagram shorter than the header");
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (view.getUint16(0) !== MAGIC) throw new DecodeError("bad magic");
+  if (data[2] !== VERSION) throw new DecodeError(`unsupported version ${data[2]}`);
+  const flags = data[3];
+  if (flags & Flag.RST && flags & ~Flag.RST) throw new DecodeError("RST combined with other flags");
+  if ((flags & (Flag.FIN | Flag.MSG | Flag.MSG_END)) !== 0 && (flags & Flag.DATA) === 0)
+    throw new DecodeError("segment flag without DATA");
+  if (flags & Flag.FIN && flags & (Flag.MSG | Flag.MSG_END)) throw new DecodeError("FIN segment marked as message");
+  if (flags & Flag.MSG_END && !(flags & Flag.MSG)) throw new DecodeError("MSG_END without MSG");
+  if (flags & Flag.SYN && flags & Flag.DATA) throw new DecodeError("SYN carrying data");
+  const dcid = view.getUint32(4);
+  const scid = view.getUint32(8);
+  if (scid === 0 && !(flags & Flag.RST)) throw new DecodeError("zero source cid");
+  let off = HEADER_SIZE;
+  let handshake: HandshakeRepr | undefined;
+  if (flags & Flag.SYN) {
+    if (off + SYN_SECTION_SIZE > len) throw new DecodeError("truncated SYN section");
+    const maxPacketSize = view.getUint16(off + 8);
+    const extLen = view.getUint16(off + 10);
+    if (maxPacketSize < MIN_PACKET_SIZE + DATA_PACKET_OVERHEAD) throw new DecodeError("max packet size too small");
+    if (off + SYN_SECTION_SIZE + extLen > len) throw new DecodeError("truncated SYN extensions");
+    handshake = {
+      isn: view.getUint32(off),
+      window: view.getUint32(off + 4),
+      maxPacketSize,
+      ext: data.subarray(off + SYN_SECTION_SIZE, off + SYN_SECTION_SIZE + extLen),
+    };
+    off += SYN_SECTION_SIZE + extLen;
+  }
+  let ack: AckRepr | undefined;
+  if (flags & Flag.ACK) {
+    if (off + ACK_SECTION_SIZE > len) throw new DecodeError("truncated ACK section");
+    const n = data[off + 12];
+    if (n > MAX_SACK_RANGES) throw new DecodeError("too many SACK ranges");
+    if (off + ACK_SECTION_SIZE + n * SACK_RANGE_SIZE > len) throw new DecodeError("truncated SACK ranges");
+    const cumAck = view.getUint32(off);
+    const ranges: number[] = new Array(n * 2);
+    let p = off + ACK_SECTION_SIZE;
+    for (let i = 0; i < n; i++) {
+      const start = view.getUint32(p);
+      const end = view.getUint32(p + 4);
+      // Each range must be non-empty and lie above the cumulative ack (serial arithmetic).
+      if (((end - start) | 0) <= 0 || ((start - cumAck) | 0) <= 0) throw new DecodeError("invalid SACK range");
+      ranges[2 * i] = start;
+      ranges[2 * i + 1] = end;
+      p += SACK_RANGE_SIZE;
+    }
+    ack = { cumAck, window: view.getUint32(off + 4), ackDelay: view.getUint32(off + 8), ranges };
+    off = p;
+  }
+  let seq = 0;
+  let payload: Uint8Array = EMPTY;
+  if (flags & Flag.DATA) {
+    if (off + DATA_SECTION_SIZE > len) throw new DecodeError("truncated DATA section");
+    seq = view.getUint32(off);
+    payload = data.subarray(off + DATA_SECTION_SIZE, len);
+    if (flags & Flag.FIN && payload.length > 0) throw new DecodeError("FIN segment with payload");
+  } else if (off !== len) {
+    throw new DecodeError("trailing bytes after the last section");
+  }
+  return { flags, dcid, scid, tsval: view.getUint32(12), tsecr: view.getUint32(16), handshake, ack, seq, payload };
+}
+
+/** Bytes `emitPacket` will write for `p`. */
+export function packetLength(p: PacketRepr): number {
+  let n = HEADER_SIZE + CHECKSUM_SIZE;
+  if (p.handshake) n += SYN_SECTION_SIZE + p.handshake.ext.length;
+  if (p.ack) n += ACK_SECTION_SIZE + (p.ack.ranges.length / 2) * SACK_RANGE_SIZE;
+  if (p.flags & Flag.DATA) n += DATA_SECTION_SIZE + p.payload.length;
+  return n;
+}
+
+/** Writes `p` into `out` (which must hold packetLength(p) bytes) and returns the length written. */
+export function emitPacket(p: PacketRepr, out: Uint8Array): number {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint16(0, MAGIC);
+  out[2] = VERSION;
+  out[3] = p.flags;
+  view.setUint32(4, p.dcid >>> 0);
+  view.setUint32(8, p.scid >>> 0);
+  view.setUint32(12, p.tsval >>> 0);
+  view.setUint32(16, p.tsecr >>> 0);
+  let off = HEADER_SIZE;
+  if (p.handshake) {
+    const h = p.handshake;
+    view.setUint32(off, h.isn >>> 0);
+    view.setUint32(off + 4, h.window >>> 0);
+    view.setUint16(off + 8, h.maxPacketSize);
+    view.setUint16(off + 10, h.ext.length);
+    out.set(h.ext, off + SYN_SECTION_SIZE);
+    off += SYN_SECTION_SIZE + h.ext.length;
+  }
+  if (p.ack) {
+    const a = p.ack;
+    const n = a.ranges.length / 2;
+    view.setUint32(off, a.cumAck >>> 0);
+    view.setUint32(off + 4, a.window >>> 0);
+    view.setUint32(off + 8, Math.min(a.ackDelay, 0xffffffff) >>> 0);
+    out[off + 12] = n;
+    off += ACK_SECTION_SIZE;
+    for (let i = 0; i < a.ranges.length; i++) {
+      view.setUint32(off, a.ranges[i] >>> 0);
+      off += 4;
+    }
+  }
+  if (p.flags & Flag.DATA) {
+    view.setUint32(off, p.seq >>> 0);
+    off += DATA_SECTION_SIZE;
+    out.set(p.payload, off);
+    off += p.payload.length;
+  }
+  view.setUint32(off, crc32c(out, 0, off));
+  return off + CHECKSUM_SIZE;
+}
+
+/** Parses a datagram end to end (checksum included); for tools and tests. */
+export function decodeDatagram(data: Uint8Array): PacketRepr {
+  if (!checksumValid(data)) throw new DecodeError("checksum mismatch");
+  return parsePacket(data);
+}
