@@ -54,7 +54,7 @@ export const DEFAULT_CONFIG: Readonly<TransportConfig> = Object.freeze({
   initialRto: 1 * SECOND,
   minRto: 200 * MS,
   maxRto: 60 * SECOND,
-  maxRetransmissions: 10,
+  maxRetransmissions: 15,
   maxSynRetransmissions: 6,
   fastRetransmitThreshold: 3,
   maxAckDelay: 10 * MS,

@@ -242,6 +242,7 @@ export class Endpoint implements ConnectionHost {
       } catch (err) {
         this.#internalError(conn, err);
       }
+      this.#ready.add(conn);
       this.#afterTouch(conn);
     }
   }

@@ -345,9 +345,11 @@ export class Connection {
     t = Math.min(t, this.#persistDeadline);
     if (isSynchronized(this.#state)) {
       const c = this.#config;
-      if (c.idleTimeout > 0) t = Math.min(t, this.#lastReceivedAt + c.idleTimeout);
-      if (c.keepaliveInterval > 0 && this.#sent.count === 0)
-        t = Math.min(t, Math.max(this.#lastReceivedAt, this.#lastPingAt) + c.keepaliveInterval);
+      if (this.#sent.count === 0) {
+        if (c.idleTimeout > 0) t = Math.min(t, this.#lastReceivedAt + c.idleTimeout);
+        if (c.keepaliveInterval > 0)
+          t = Math.min(t, Math.max(this.#lastReceivedAt, this.#lastPingAt) + c.keepaliveInterval);
+      }
     }
     return t;
   }
@@ -370,7 +372,8 @@ export class Connection {
       this.#synDeadline = now + this.#rtt.backedOff(this.#synAttempts);
     }
     if (isSynchronized(state)) {
-      if (c.idleTimeout > 0 && now >= this.#lastReceivedAt + c.idleTimeout) {
+      // With data outstanding the retransmission limit decides instead (RFC 9293 §3.8.3 user timeout).
+      if (c.idleTimeout > 0 && this.#sent.count === 0 && now >= this.#lastReceivedAt + c.idleTimeout) {
         this.#fail("ETIMEDOUT", "peer silent for longer than the idle timeout");
         return;
       }
@@ -511,6 +514,12 @@ export class Connection {
     }
     if (p.scid !== this.#peerCid) return;
     this.#counters.packetsReceived++;
+    // RFC 9293 §3.10.7.4: in LAST-ACK/CLOSING a RST closes; it is a clean close if all our data was acknowledged.
+    const s = this.#state;
+    if ((s === "LAST-ACK" || s === "CLOSING") && this.#finSeq >= 0 && this.#sent.una >= this.#finSeq) {
+      this.#enterClosed(undefined);
+      return;
+    }
     this.#fail("ECONNRESET", "connection reset by the peer", false);
   }
 
