@@ -168,6 +168,7 @@ export class Endpoint implements ConnectionHost {
     const conn = new Connection({ config, rng: this.#rng, now, remote, localCid: this.#newCid(), isn, host: this });
     this.#register(conn);
     this.#connecting.set(addressKey(remote), conn);
+    this.#ready.add(conn);
     this.#afterTouch(conn);
     return conn;
   }

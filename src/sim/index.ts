@@ -3,6 +3,7 @@
  * in-memory hosts, for driving sans-IO protocol endpoints reproducibly.
  */
 
+export { EndpointNode } from "./endpoint-node.js";
 export { EventHeap } from "./heap.js";
 export type { BurstLoss, DatagramFate, LinkConfig, LinkPartition, LinkSink, LinkStats } from "./link.js";
 export {

@@ -101,6 +101,11 @@ type Advance = typeof EVENT | typeof LIMIT | typeof IDLE;
 export class SimNetwork {
   /** Trace hook called for every datagram fate; leave unset for speed. */
   onDatagram: ((ev: DatagramEvent) => void) | undefined;
+  /**
+   * Test hook called for each datagram a node sends, before its link sees it;
+   * returning false drops it silently (for scripted losses and attackers).
+   */
+  intercept: ((from: Address, to: Address, data: Uint8Array, now: Instant) => boolean) | undefined;
   readonly #seed: number;
   readonly #rng: SeededRng;
   readonly #defaults: LinkConfig;
@@ -374,6 +379,7 @@ export class SimNetwork {
           `sim: node ${a.addr.address}:${a.addr.port} emitted over ${MAX_TRANSMITS_PER_DRAIN} datagrams at t=${this.#now}`,
         );
       }
+      if (this.intercept !== undefined && !this.intercept(a.addr, tx.to, tx.data, this.#now)) continue;
       this.link(a.addr.address, tx.to.address).send(this.#now, a.addr, tx.to, tx.data);
     }
   }

@@ -4,11 +4,10 @@
  * `autoRead` is turned off (to test flow control).
  */
 
-import type { ConnectionEvent, RudpConnectionError } from "../../src/core/index.js";
+import type { ConnectionEvent, EndpointEvent, RudpConnectionError } from "../../src/core/index.js";
 import { type Address, type Connection, Endpoint, type EndpointOptions, SeededRng } from "../../src/core/index.js";
 import type { Instant } from "../../src/core/time.js";
-import { type LinkConfig, SimNetwork } from "../../src/sim/index.js";
-import type { DatagramNode } from "../../src/sim/node.js";
+import { EndpointNode, type LinkConfig, SimNetwork } from "../../src/sim/index.js";
 
 /** What one connection delivered and went through. */
 export class ConnLog {
@@ -35,19 +34,19 @@ export class ConnLog {
   }
 }
 
-/** A core endpoint as a simulator node. */
-export class SimPeer implements DatagramNode {
-  readonly endpoint: Endpoint;
+/** A core endpoint on the simulated network, logging what each connection delivers. */
+export class SimPeer extends EndpointNode {
   readonly address: Address;
   readonly accepted: Connection[] = [];
   readonly logs = new Map<Connection, ConnLog>();
   autoRead = true;
-  #net: SimNetwork;
+  readonly #net: SimNetwork;
 
   constructor(net: SimNetwork, address: Address, options: EndpointOptions, seed: number) {
+    super(new Endpoint({ ...options, rng: new SeededRng(seed) }));
+    this.onEvent = (ev) => this.#record(ev);
     this.#net = net;
     this.address = address;
-    this.endpoint = new Endpoint({ ...options, rng: new SeededRng(seed) });
     net.attach(address.address, address.port, this);
   }
 
@@ -75,56 +74,37 @@ export class SimPeer implements DatagramNode {
     for (let m = conn.readMessage(); m; m = conn.readMessage()) l.messages.push(m);
   }
 
-  handleDatagram(now: Instant, from: Address, data: Uint8Array): void {
-    this.endpoint.handleDatagram(now, from, data);
-    this.#drain();
-  }
-  handleTimeout(now: Instant): void {
-    this.endpoint.handleTimeout(now);
-    this.#drain();
-  }
-  pollTransmit(now: Instant): { to: Address; data: Uint8Array } | undefined {
-    const t = this.endpoint.pollTransmit(now);
-    this.#drain();
-    return t;
-  }
-  pollTimeout(): Instant | undefined {
-    return this.endpoint.pollTimeout();
-  }
-
-  #drain(): void {
-    for (let ev = this.endpoint.pollEvent(); ev; ev = this.endpoint.pollEvent()) {
-      if (ev.type === "incoming") {
-        this.accepted.push(ev.connection);
-        continue;
-      }
-      const conn = ev.connection;
-      const l = this.log(conn);
-      const e = ev.event;
-      l.events.push(e.type);
-      switch (e.type) {
-        case "connected":
-          l.connected = true;
-          break;
-        case "readable":
-        case "message":
-          if (this.autoRead) this.readAll(conn);
-          break;
-        case "end":
-          l.ended = true;
-          break;
-        case "drained":
-          l.drained++;
-          break;
-        case "state":
-          l.states.push(e.to);
-          break;
-        case "closed":
-          l.closed = true;
-          l.error = e.error;
-          l.closedAt = this.#net.now;
-          break;
-      }
+  #record(ev: EndpointEvent): void {
+    if (ev.type === "incoming") {
+      this.accepted.push(ev.connection);
+      return;
+    }
+    const conn = ev.connection;
+    const l = this.log(conn);
+    const e = ev.event;
+    l.events.push(e.type);
+    switch (e.type) {
+      case "connected":
+        l.connected = true;
+        break;
+      case "readable":
+      case "message":
+        if (this.autoRead) this.readAll(conn);
+        break;
+      case "end":
+        l.ended = true;
+        break;
+      case "drained":
+        l.drained++;
+        break;
+      case "state":
+        l.states.push(e.to);
+        break;
+      case "closed":
+        l.closed = true;
+        l.error = e.error;
+        l.closedAt = this.#net.now;
+        break;
     }
   }
 }

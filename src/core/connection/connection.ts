@@ -593,7 +593,7 @@ export class Connection {
       this.#peerWindowTs = p.tsval;
     }
     const newly = this.#newlyAckedBytes;
-    if (newly > 0 && p.tsecr !== 0) {
+    if (newly > 0) {
       const sample = (wrapSeq(now) - p.tsecr) >>> 0;
       if (sample < 120_000_000) this.#rtt.update(sample, ack.ackDelay);
     }
@@ -856,7 +856,7 @@ export class Connection {
     const rst = (flags & Flag.RST) !== 0;
     p.dcid = this.#peerCid;
     p.scid = this.localCid;
-    p.tsval = wrapSeq(Math.floor(now)) || 1;
+    p.tsval = wrapSeq(Math.floor(now));
     p.tsecr = this.#ack.tsRecent;
     p.handshake = handshake;
     p.ack = undefined;

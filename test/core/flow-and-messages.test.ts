@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { RudpArgumentError } from "../../src/core/index.js";
+import { MS, SECOND } from "../../src/core/time.js";
+import { decode } from "../helpers/packets.js";
+import { makePair, randomBytes, sameBytes } from "../helpers/pair.js";
+
+function established(opts: Parameters<typeof makePair>[0] = {}) {
+  const pair = makePair(opts);
+  const c = pair.client.connect(pair.server.address);
+  assert.ok(pair.net.runUntil(() => pair.client.log(c).connected && pair.server.accepted.length === 1));
+  return { ...pair, c, s: pair.server.accepted[0] };
+}
+
+describe("flow control", () => {
+  test("a receiver that does not read stops the sender at its window; reading reopens it", () => {
+    const window = 64 * 1024;
+    const { net, server, c, s } = established({ serverConfig: { receiveWindow: window } });
+    server.autoRead = false;
+    const data = randomBytes(net.rng, 1 << 20);
+    c.write(data);
+    net.runFor(5 * SECOND);
+    assert.ok(s.readableLength <= window, `receiver holds ${s.readableLength}`);
+    assert.ok(s.readableLength > window - 2 * c.mss);
+    assert.equal(c.stats().peerWindow < c.mss, true, "the sender saw the window close");
+    assert.ok(c.bufferedAmount >= data.length - window - 2 * c.mss, "the rest waits at the sender");
+    server.autoRead = true;
+    server.readAll(s);
+    assert.ok(net.runUntil(() => server.log(s).byteCount === data.length, { timeout: 30 * SECOND }));
+    assert.ok(sameBytes(server.log(s).bytes(), data));
+  });
+
+  test("a lost window update is recovered by the zero-window probe", () => {
+    const { net, client, server, c, s } = established({ serverConfig: { receiveWindow: 16 * 1024 } });
+    server.autoRead = false;
+    c.write(randomBytes(net.rng, 200_000));
+    net.runFor(2 * SECOND);
+    assert.equal(c.stats().peerWindow < c.mss, true);
+    // Drop every packet from the receiver for a while, so its window update is lost.
+    net.link("10.0.0.2", "10.0.0.1").setDown(true);
+    server.autoRead = true;
+    server.readAll(s);
+    net.runFor(200 * MS);
+    net.link("10.0.0.2", "10.0.0.1").setDown(false);
+    let pings = 0;
+    net.intercept = (f, _t, d) => {
+      if (f.port === 1000 && (decode(d)?.flags ?? 0) & 0x20) pings++;
+      return true;
+    };
+    assert.ok(net.runUntil(() => server.log(s).byteCount === 200_000, { timeout: 60 * SECOND }));
+    assert.ok(pings >= 1, "the sender probed the zero window");
+    assert.equal(client.log(c).error, undefined);
+  });
+});
+
+describe("message mode", () => {
+  test("messages of random sizes arrive whole and in order, interleaved with stream bytes, over a lossy link", () => {
+    const { net, server, c, s } = established({ link: { loss: 0.05, jitter: 5 * MS } });
+    const rng = net.rng;
+    const messages: Uint8Array[] = [];
+    const stream: Uint8Array[] = [];
+    for (let i = 0; i < 400; i++) {
+      const m = randomBytes(rng, rng.nextInt(4) === 0 ? 0 : rng.nextInt(5000));
+      messages.push(m);
+      c.sendMessage(m);
+      if (i % 7 === 0) {
+        const b = randomBytes(rng, rng.nextInt(3000) + 1);
+        stream.push(b);
+        c.write(b);
+      }
+    }
+    c.end();
+    assert.ok(net.runUntil(() => server.log(s).ended, { timeout: 120 * SECOND }));
+    const got = server.log(s).messages;
+    assert.equal(got.length, messages.length);
+    for (let i = 0; i < messages.length; i++) assert.ok(sameBytes(got[i], messages[i]), `message ${i}`);
+    let total = 0;
+    for (const b of stream) total += b.length;
+    assert.equal(server.log(s).byteCount, total);
+  });
+
+  test("a 16 MiB message arrives whole through a 4 MiB window", () => {
+    const { net, server, c, s } = established({ link: { loss: 0.01, delay: 5 * MS } });
+    const big = randomBytes(net.rng, 16 * 1024 * 1024);
+    c.sendMessage(big);
+    c.sendMessage(new Uint8Array([1, 2, 3]));
+    assert.ok(net.runUntil(() => server.log(s).messages.length === 2, { timeout: 600 * SECOND }));
+    assert.ok(sameBytes(server.log(s).messages[0], big));
+    assert.deepEqual([...server.log(s).messages[1]], [1, 2, 3]);
+  });
+
+  test("sending a message above maxMessageSize throws ERR_OUT_OF_RANGE; a peer that sends one is reset with EPROTO", () => {
+    const { net, client, server, c, s } = established({ serverConfig: { maxMessageSize: 10_000 } });
+    assert.throws(
+      () => s.sendMessage(new Uint8Array(10_001)),
+      (e: unknown) => e instanceof RudpArgumentError && e.code === "ERR_OUT_OF_RANGE",
+    );
+    c.sendMessage(new Uint8Array(20_000));
+    assert.ok(net.runUntil(() => server.log(s).closed && client.log(c).closed, { timeout: 10 * SECOND }));
+    assert.equal(server.log(s).error?.code, "EPROTO");
+    assert.equal(client.log(c).error?.code, "ECONNRESET");
+  });
+});
