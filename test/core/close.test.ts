@@ -145,7 +145,7 @@ describe("RST", () => {
     c.end();
     s.end();
     assert.ok(net.runUntil(() => (c.state as string) === "TIME-WAIT" || (s.state as string) === "TIME-WAIT"));
-    const tw = c.state === "TIME-WAIT" ? c : s;
+    const tw = (c.state as string) === "TIME-WAIT" ? c : s;
     const other = tw === c ? s : c;
     other.abort();
     net.runFor(100 * MS);
