@@ -109,7 +109,7 @@ export function resolveConfig(
       config.congestionControl = value;
       continue;
     }
-    const rule = RULES[key];
+    const rule = Object.hasOwn(RULES, key) ? RULES[key] : undefined;
     if (!rule) throw new RudpArgumentError("ERR_INVALID_ARG_VALUE", `Unknown option "${String(key)}"`);
     if (typeof value !== "number" || Number.isNaN(value))
       throw new RudpArgumentError(

@@ -144,9 +144,7 @@ test("unknown option: ERR_INVALID_ARG_VALUE naming it", () => {
   expectError({ rto: 5 }, "ERR_INVALID_ARG_VALUE", "rto");
 });
 
-test("unknown option named like an Object.prototype member is rejected", {
-  todo: "bug: RULES is a plain object, so RULES['constructor'] etc. are inherited and pass as rules",
-}, () => {
+test("unknown option named like an Object.prototype member is rejected (regression)", () => {
   for (const key of ["constructor", "toString", "hasOwnProperty", "valueOf"])
     expectError({ [key]: 1 }, "ERR_INVALID_ARG_VALUE", key);
 });

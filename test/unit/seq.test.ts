@@ -46,6 +46,13 @@ test("unwrapSeq picks the value within half the span of expected", () => {
   assert.equal(unwrapSeq(wrapSeq(e), e), e);
 });
 
+test("exactly half a span away is resolved forwards (RFC 9000 §A.3 tie rule)", () => {
+  for (const e of [HALF, SPAN, 5 * SPAN + 17, 2 ** 45 + HALF]) {
+    assert.equal(unwrapSeq(wrapSeq(e + HALF), e), e + HALF);
+    assert.equal(unwrapSeq(wrapSeq(e - HALF), e), e + HALF, "e − 2^31 and e + 2^31 share a wire value");
+  }
+});
+
 test("property: unwrapSeq(wrapSeq(expected + delta), expected) === expected + delta", () => {
   fc.assert(
     fc.property(

@@ -97,7 +97,11 @@ test("every state is reachable from CLOSED without abort, and CLOSED is reachabl
     const todo = [from];
     while (todo.length > 0) {
       const s = todo.pop() as State;
-      for (const t of edges) if (t.from === s && !seen.has(t.to)) seen.add(t.to), todo.push(t.to);
+      for (const t of edges) {
+        if (t.from !== s || seen.has(t.to)) continue;
+        seen.add(t.to);
+        todo.push(t.to);
+      }
     }
     return seen;
   };
