@@ -1,7 +1,14 @@
 /**
- * rudp: reliable, connection-oriented transport over UDP for Node.js.
- * Today the package exports the sans-IO protocol core and the simulator; the
- * node:net-style API arrives with the Node driver.
+ * rudp: reliable, connection-oriented transport over UDP for Node.js, with a
+ * node:net-shaped API (`createServer`, `connect`, `Socket` as a Duplex),
+ * message framing on the same connection, and the sans-IO core underneath.
  */
 
+export { type ConnectOptions, connect, createConnection } from "./api/connect.js";
+export { AbortError, RudpSocketError } from "./api/errors.js";
+export { createServer, type ListenOptions, Server, type ServerOptions } from "./api/server.js";
+export { Socket, type SocketOptions } from "./api/socket.js";
 export * from "./core/index.js";
+export { EndpointDriver } from "./driver/endpoint-driver.js";
+export { NodeRuntime } from "./runtime/node-runtime.js";
+export type { BindOptions, Runtime, Timer, UdpHandle } from "./runtime/runtime.js";

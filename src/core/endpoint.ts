@@ -33,6 +33,8 @@ export interface EndpointOptions extends Partial<TransportConfig> {
   maxConnections?: number;
   /** RSTs the endpoint may send per second to strays (token bucket). Default 100. */
   rstRateLimit?: number;
+  /** Most incoming handshakes in progress at once (as listen's backlog); more are dropped. Default 511. */
+  backlog?: number;
 }
 
 /** Something the endpoint reports to its driver. */
@@ -85,7 +87,10 @@ interface Stateless {
 export class Endpoint implements ConnectionHost {
   readonly config: TransportConfig;
   readonly #rng: Rng;
-  readonly #maxConnections: number;
+  #maxConnections: number;
+  readonly #backlog: number;
+  /** Passive connections still in their handshake. */
+  readonly #halfOpen = new Set<Connection>();
   readonly #rstRate: number;
   #rstTokens: number;
   #rstRefillAt: Instant = 0;
@@ -121,10 +126,11 @@ export class Endpoint implements ConnectionHost {
   };
 
   constructor(options: EndpointOptions & { rng: Rng }) {
-    const { maxConnections = 10_000, rstRateLimit = 100, rng, ...transport } = options;
+    const { maxConnections = 10_000, rstRateLimit = 100, backlog = 511, rng, ...transport } = options;
     this.config = resolveConfig(transport, CONTROLLER_NAMES);
     this.#rng = rng;
     this.#maxConnections = maxConnections;
+    this.#backlog = backlog;
     this.#rstRate = rstRateLimit;
     this.#rstTokens = rstRateLimit;
     this.#scratch = new Uint8Array(65536);
@@ -141,6 +147,14 @@ export class Endpoint implements ConnectionHost {
   /** True while accepting. */
   get listening(): boolean {
     return this.#listening;
+  }
+  /** Changes the connection limit (existing connections are kept). */
+  setMaxConnections(n: number): void {
+    this.#maxConnections = n;
+  }
+  /** Incoming handshakes in progress. */
+  get halfOpenCount(): number {
+    return this.#halfOpen.size;
   }
   /** Connections currently held. */
   get connectionCount(): number {
@@ -182,7 +196,10 @@ export class Endpoint implements ConnectionHost {
       const key = addressKey(conn.remote);
       if (this.#connecting.get(key) === conn) this.#connecting.delete(key);
       if (!this.#peerKeyOf.has(conn)) this.#indexPeer(conn);
-      if (conn.passive) this.#events.push({ type: "incoming", connection: conn });
+      if (conn.passive) {
+        this.#halfOpen.delete(conn);
+        this.#events.push({ type: "incoming", connection: conn });
+      }
     }
   }
 
@@ -231,6 +248,15 @@ export class Endpoint implements ConnectionHost {
       return;
     }
     this.#deliver(now, conn, p, data.length);
+  }
+
+  /** The network reported `remote` unreachable (ICMP): connections still opening to it are refused. */
+  handleUnreachable(now: Instant, remote: Address): void {
+    const conn = this.#connecting.get(addressKey(remote));
+    if (!conn) return;
+    conn.handleUnreachable();
+    this.#afterTouch(conn);
+    void now;
   }
 
   /** Runs the timers of every connection due at `now`. */
@@ -312,7 +338,7 @@ export class Endpoint implements ConnectionHost {
       this.#sendRst(now, from, p.scid, 0, p.tsval);
       return;
     }
-    if (this.#byCid.size >= this.#maxConnections) {
+    if (this.#byCid.size >= this.#maxConnections || this.#halfOpen.size >= this.#backlog) {
       this.#stats.droppedHandshakes++;
       return;
     }
@@ -327,6 +353,7 @@ export class Endpoint implements ConnectionHost {
     });
     this.#register(conn);
     this.#indexPeer(conn);
+    this.#halfOpen.add(conn);
     this.#ready.add(conn);
     this.#afterTouch(conn);
   }
@@ -372,6 +399,7 @@ export class Endpoint implements ConnectionHost {
       const rk = addressKey(conn.remote);
       if (this.#connecting.get(rk) === conn) this.#connecting.delete(rk);
       this.#ready.delete(conn);
+      this.#halfOpen.delete(conn);
       this.#timers.remove(conn);
       this.#stats.connectionsClosed++;
       return;

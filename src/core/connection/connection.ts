@@ -124,6 +124,7 @@ export class Connection {
   // Liveness.
   #lastReceivedAt: Instant;
   #lastPingAt: Instant = -1;
+  #keepaliveInterval: number;
   #sendPing = false;
   #persistDeadline: Instant = NEVER;
   #persistBackoff = 0;
@@ -168,6 +169,7 @@ export class Connection {
     this.#rtt = new RttEstimator(config.initialRto, config.minRto, config.maxRto);
     this.#ack = new AckState(config.ackEveryPackets, config.maxAckDelay);
     this.#lastReceivedAt = init.now;
+    this.#keepaliveInterval = config.keepaliveInterval;
     if (init.syn) {
       this.#transition("listen");
       this.#acceptPeerHandshake(init.syn);
@@ -205,6 +207,10 @@ export class Connection {
   /** Bytes delivered and not yet read. */
   get readableLength(): number {
     return this.#recv?.unreadBytes ?? 0;
+  }
+  /** True when stream bytes wait to be read (unread messages aside). */
+  get hasStreamData(): boolean {
+    return this.#recv?.hasStreamData ?? false;
   }
   /** Payload bytes per data packet. */
   get mss(): number {
@@ -285,6 +291,13 @@ export class Connection {
     this.#host?.onWake(this);
   }
 
+  /** Sets the keepalive interval for this connection (µs; 0 disables keepalive probes). */
+  setKeepalive(interval: number): void {
+    if (!(interval >= 0)) throw new RudpArgumentError("ERR_OUT_OF_RANGE", "keepalive interval must be >= 0");
+    this.#keepaliveInterval = interval;
+    this.#host?.onWake(this);
+  }
+
   /** Tears the connection down at once with a RST; queued data is discarded. */
   abort(): void {
     if (this.#state === "CLOSED") return;
@@ -347,8 +360,8 @@ export class Connection {
       const c = this.#config;
       if (this.#sent.count === 0) {
         if (c.idleTimeout > 0) t = Math.min(t, this.#lastReceivedAt + c.idleTimeout);
-        if (c.keepaliveInterval > 0)
-          t = Math.min(t, Math.max(this.#lastReceivedAt, this.#lastPingAt) + c.keepaliveInterval);
+        if (this.#keepaliveInterval > 0)
+          t = Math.min(t, Math.max(this.#lastReceivedAt, this.#lastPingAt) + this.#keepaliveInterval);
       }
     }
     return t;
@@ -378,9 +391,9 @@ export class Connection {
         return;
       }
       if (
-        c.keepaliveInterval > 0 &&
+        this.#keepaliveInterval > 0 &&
         this.#sent.count === 0 &&
-        now >= Math.max(this.#lastReceivedAt, this.#lastPingAt) + c.keepaliveInterval
+        now >= Math.max(this.#lastReceivedAt, this.#lastPingAt) + this.#keepaliveInterval
       ) {
         this.#sendPing = true;
         this.#lastPingAt = now;
@@ -450,6 +463,14 @@ export class Connection {
     if ((this.#state as State) === "CLOSED") return;
     if (flags & Flag.DATA) this.#onSegment(now, p);
     if (flags & Flag.PING) this.#ack.ackNow = true;
+  }
+
+  /**
+   * The network reported the peer unreachable (ICMP port unreachable on a
+   * connected socket). A hard error only while opening (RFC 1122 §4.2.3.9).
+   */
+  handleUnreachable(): void {
+    if (this.#state === "SYN-SENT") this.#fail("ECONNREFUSED", "nothing listens at the peer's port", false);
   }
 
   #handleInSynSent(now: Instant, p: PacketRepr): void {

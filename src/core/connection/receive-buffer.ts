@@ -64,6 +64,10 @@ export class ReceiveBuffer {
   get unreadBytes(): number {
     return this.#unread;
   }
+  /** True when stream bytes wait to be read (messages aside). */
+  get hasStreamData(): boolean {
+    return this.#streamHead < this.#stream.length;
+  }
   /** Bytes held out of order. */
   get outOfOrderBytes(): number {
     return this.#outOfOrderBytes;

@@ -1,0 +1,201 @@
+/**
+ * Drives one core Endpoint from one Runtime: feeds it the datagrams its UDP
+ * socket receives, sends what it polls, keeps ONE timer armed at its earliest
+ * deadline, and dispatches connection events to the API objects attached to
+ * them. Work is batched: inputs of one event-loop turn are processed, then a
+ * single flush sends everything they produced.
+ */
+
+import type { Address } from "../core/address.js";
+import type { Connection } from "../core/connection/connection.js";
+import type { Endpoint, EndpointEvent } from "../core/endpoint.js";
+import type { ConnectionEvent } from "../core/events.js";
+import type { Runtime, Timer, UdpHandle } from "../runtime/runtime.js";
+
+/** An API object that wants a connection's events. */
+export interface ConnectionSink {
+  onConnectionEvent(event: ConnectionEvent): void;
+  /** Called after each flush while the sink asked for it (see `wantFlushNotice`). */
+  onFlushed?(): void;
+}
+
+/** Owns one endpoint, its UDP socket and its timer. */
+export class EndpointDriver {
+  readonly endpoint: Endpoint;
+  readonly runtime: Runtime;
+  readonly #udp: UdpHandle;
+  readonly #timer: Timer;
+  readonly #sinks = new Map<Connection, ConnectionSink>();
+  readonly #flushWatchers = new Set<ConnectionSink>();
+  #flushScheduled = false;
+  #flushing = false;
+  #closed = false;
+  #refHolders = 0;
+  #closeWhenIdle = false;
+  #closing = false;
+  /** Called for each passively opened connection that completed its handshake. */
+  onIncoming: (conn: Connection) => void = (conn) => conn.abort();
+  /** Called when the UDP socket reports an error. */
+  onError: (err: Error) => void = () => {};
+  /** Called once the driver closed its socket. */
+  onClose: () => void = () => {};
+
+  constructor(runtime: Runtime, udp: UdpHandle, endpoint: Endpoint) {
+    this.runtime = runtime;
+    this.endpoint = endpoint;
+    this.#udp = udp;
+    this.#timer = runtime.createTimer(() => this.#onTimer());
+    udp.onMessage = (data, from) => this.#onMessage(data, from);
+    udp.onError = (err) => this.#onSocketError(err);
+    this.#updateRef();
+  }
+
+  /** The bound local address. */
+  get local(): UdpHandle["local"] {
+    return this.#udp.local;
+  }
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Opens a connection from this endpoint. */
+  connect(remote: Address, options: Parameters<Endpoint["connect"]>[2] = {}): Connection {
+    const conn = this.endpoint.connect(this.runtime.now(), remote, options);
+    this.wake();
+    return conn;
+  }
+
+  /** Routes `conn`'s events to `sink` from now on. */
+  attach(conn: Connection, sink: ConnectionSink): void {
+    this.#sinks.set(conn, sink);
+  }
+
+  /** Stops routing `conn`'s events. */
+  detach(conn: Connection): void {
+    const sink = this.#sinks.get(conn);
+    this.#sinks.delete(conn);
+    if (sink) this.#flushWatchers.delete(sink);
+  }
+
+  /** Asks for `sink.onFlushed()` after each flush (write backpressure), or stops asking. */
+  watchFlushes(sink: ConnectionSink, on: boolean): void {
+    if (on) this.#flushWatchers.add(sink);
+    else this.#flushWatchers.delete(sink);
+  }
+
+  /** Something changed (an application call): flush at the end of this turn. */
+  wake(): void {
+    if (this.#flushScheduled || this.#closed) return;
+    this.#flushScheduled = true;
+    this.runtime.defer(() => {
+      this.#flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Counts a user that keeps the process alive (a listening server, an open socket). */
+  hold(): void {
+    this.#refHolders++;
+    this.#updateRef();
+  }
+  /** Releases a `hold()`. */
+  release(): void {
+    this.#refHolders--;
+    this.#updateRef();
+  }
+
+  /** Processes events, sends what is ready and re-arms the timer. */
+  flush(): void {
+    if (this.#closed || this.#flushing) return;
+    this.#flushing = true;
+    try {
+      const ep = this.endpoint;
+      // Dispatch events and transmit until neither produces more (handlers may write).
+      for (let round = 0; round < 64; round++) {
+        let progressed = false;
+        for (let ev = ep.pollEvent(); ev; ev = ep.pollEvent()) {
+          progressed = true;
+          this.#dispatch(ev);
+        }
+        const now = this.runtime.now();
+        for (let t = ep.pollTransmit(now); t; t = ep.pollTransmit(now)) {
+          progressed = true;
+          // The endpoint reuses its buffer; dgram.send needs its own copy until the datagram is out.
+          this.#udp.send(new Uint8Array(t.data), t.to);
+        }
+        if (!progressed) break;
+      }
+      for (const w of this.#flushWatchers) w.onFlushed?.();
+      if (this.#closeWhenIdle && !this.#closing && ep.connectionCount === 0 && !ep.listening) {
+        this.#flushing = false;
+        this.close();
+        return;
+      }
+      const next = ep.pollTimeout();
+      if (next === undefined) this.#timer.cancel();
+      else this.#timer.arm(next);
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  /** Closes the socket once no connection is left (TIME-WAIT included) and nothing listens. */
+  closeWhenIdle(): void {
+    this.#closeWhenIdle = true;
+    this.wake();
+  }
+
+  /** Closes the UDP socket and cancels the timer; connections still open are aborted. */
+  close(): void {
+    if (this.#closed || this.#closing) return;
+    this.#closing = true;
+    for (const conn of this.endpoint.connections()) conn.abort();
+    this.flush();
+    this.#closed = true;
+    this.#timer.cancel();
+    this.#udp.close();
+    this.onClose();
+  }
+
+  #onMessage(data: Uint8Array, from: Address): void {
+    this.endpoint.handleDatagram(this.runtime.now(), from, data);
+    this.wake();
+  }
+
+  #onSocketError(err: Error & { code?: string }): void {
+    const peer = this.#udp.peer;
+    if (err.code === "ECONNREFUSED" && peer) {
+      this.endpoint.handleUnreachable(this.runtime.now(), peer);
+      this.wake();
+      return;
+    }
+    this.onError(err);
+  }
+
+  #onTimer(): void {
+    if (this.#closed) return;
+    this.endpoint.handleTimeout(this.runtime.now());
+    this.flush();
+  }
+
+  #dispatch(ev: EndpointEvent): void {
+    if (ev.type === "incoming") {
+      this.onIncoming(ev.connection);
+      return;
+    }
+    const sink = this.#sinks.get(ev.connection);
+    if (ev.event.type === "closed") this.#sinks.delete(ev.connection);
+    sink?.onConnectionEvent(ev.event);
+  }
+
+  #updateRef(): void {
+    if (this.#refHolders > 0) {
+      this.#udp.ref();
+      this.#timer.ref();
+    } else {
+      this.#udp.unref();
+      this.#timer.unref();
+    }
+  }
+}
