@@ -9,8 +9,8 @@ import { Endpoint } from "../core/endpoint.js";
 import { RudpArgumentError } from "../core/errors.js";
 import { EndpointDriver } from "../driver/endpoint-driver.js";
 import type { Runtime } from "../runtime/runtime.js";
+import { DEFAULT_UDP_BUFFER, nodeRuntime, transportOptions } from "./defaults.js";
 import { AbortError, RudpSocketError, validatePort } from "./errors.js";
-import { DEFAULT_UDP_BUFFER, nodeRuntime, transportOptions } from "./server.js";
 import { Socket, type SocketOptions } from "./socket.js";
 
 /** Options of `connect()`. */
@@ -53,29 +53,58 @@ export function connect(...args: unknown[]): Socket {
   if (typeof host !== "string")
     throw new RudpArgumentError("ERR_INVALID_ARG_TYPE", 'The "host" option must be a string');
   if (options.localPort !== undefined) validatePort(options.localPort, "localPort");
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
-    throw new RudpArgumentError("ERR_INVALID_ARG_TYPE", 'The "signal" option must be an AbortSignal');
 
   const socket = new Socket(options);
   socket._setTarget({ address: host, port });
   if (listener) socket.once("connect", listener);
-  const signal = options.signal;
+  const runtime = options.runtime ?? nodeRuntime();
+  if (guardConnect(socket, runtime, options, host, port))
+    open(socket, runtime, options, host, port).catch((err: Error) => socket.destroy(err));
+  return socket;
+}
+
+/** Options that bound a connect attempt. */
+export interface ConnectGuards {
+  signal?: AbortSignal;
+  connectTimeout?: number;
+}
+
+/**
+ * Applies the AbortSignal and the connect timeout (default 30 s) to a socket
+ * that is connecting. Returns false when the signal was already aborted.
+ */
+export function guardConnect(socket: Socket, runtime: Runtime, o: ConnectGuards, host: string, port: number): boolean {
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
+    throw new RudpArgumentError("ERR_INVALID_ARG_TYPE", 'The "signal" option must be an AbortSignal');
+  const signal = o.signal;
   if (signal?.aborted) {
     process.nextTick(() => socket.destroy(new AbortError(signal.reason)));
-    return socket;
+    return false;
   }
   const onAbort = () => socket.destroy(new AbortError(signal?.reason));
   signal?.addEventListener("abort", onAbort, { once: true });
-  socket.once("close", () => signal?.removeEventListener("abort", onAbort));
-  open(socket, options, host, port).catch((err: Error) => socket.destroy(err));
-  return socket;
+  const timeoutMs = o.connectTimeout ?? 30_000;
+  const timer =
+    timeoutMs > 0
+      ? runtime.createTimer(() => {
+          if (socket.connecting && !socket.destroyed)
+            socket.destroy(new RudpSocketError("ETIMEDOUT", "connect timed out", "connect", host, port));
+        })
+      : undefined;
+  timer?.arm(runtime.now() + timeoutMs * 1000);
+  const done = () => {
+    timer?.cancel();
+    signal?.removeEventListener("abort", onAbort);
+  };
+  socket.once("connect", done);
+  socket.once("close", done);
+  return true;
 }
 
 /** Alias of `connect`, as node:net. */
 export const createConnection = connect;
 
-async function open(socket: Socket, o: ConnectOptions, host: string, port: number): Promise<void> {
-  const runtime = o.runtime ?? nodeRuntime();
+async function open(socket: Socket, runtime: Runtime, o: ConnectOptions, host: string, port: number): Promise<void> {
   const { address, family } = await runtime.lookup(host);
   if (socket.destroyed) return;
   const remote = { address, port };
@@ -95,17 +124,6 @@ async function open(socket: Socket, o: ConnectOptions, host: string, port: numbe
   driver.onError = (err) => socket.destroy(err);
   const conn = driver.connect(remote);
   socket._attach(driver, conn, false, true);
-
-  const timeoutMs = o.connectTimeout ?? 30_000;
-  if (timeoutMs > 0) {
-    const timer = runtime.createTimer(() => {
-      if (socket.connecting && !socket.destroyed)
-        socket.destroy(new RudpSocketError("ETIMEDOUT", "connect timed out", "connect", address, port));
-    });
-    timer.arm(runtime.now() + timeoutMs * 1000);
-    socket.once("connect", () => timer.cancel());
-    socket.once("close", () => timer.cancel());
-  }
   if (o.timeout !== undefined) socket.setTimeout(o.timeout);
   if (o.keepAlive) socket.setKeepAlive(true, o.keepAliveInitialDelay);
 }

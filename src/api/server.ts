@@ -12,8 +12,9 @@ import type { Connection } from "../core/connection/connection.js";
 import { Endpoint } from "../core/endpoint.js";
 import { RudpArgumentError } from "../core/errors.js";
 import { EndpointDriver } from "../driver/endpoint-driver.js";
-import { NodeRuntime } from "../runtime/node-runtime.js";
 import type { Runtime } from "../runtime/runtime.js";
+import { type ConnectGuards, guardConnect } from "./connect.js";
+import { DEFAULT_UDP_BUFFER, nodeRuntime, transportOptions } from "./defaults.js";
 import { RudpSocketError, validatePort } from "./errors.js";
 import { Socket, type SocketOptions } from "./socket.js";
 
@@ -36,27 +37,6 @@ export interface ListenOptions {
   host?: string;
   backlog?: number;
   ipv6Only?: boolean;
-}
-
-/** Default kernel socket buffer: large enough to avoid drops at full speed (PERFORMANCE-NOTES). */
-export const DEFAULT_UDP_BUFFER = 4 * 1024 * 1024;
-
-let sharedRuntime: NodeRuntime | undefined;
-/** The process-wide node runtime. */
-export function nodeRuntime(): NodeRuntime {
-  sharedRuntime ??= new NodeRuntime();
-  return sharedRuntime;
-}
-
-/** Splits transport options from the rest. */
-export function transportOptions(options: object): Partial<TransportConfig> {
-  const keys = Object.keys(resolveConfig({})) as (keyof TransportConfig)[];
-  const out: Partial<TransportConfig> = {};
-  for (const k of keys) {
-    const v = (options as Record<string, unknown>)[k];
-    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  }
-  return out;
 }
 
 /** A rudp server: emits 'connection' with a `Socket` for each accepted connection. */
@@ -201,13 +181,18 @@ export class Server extends EventEmitter {
    * Opens a connection from this server's own UDP socket (peer to peer).
    * When the peer dials us at the same moment, both ends get one connection.
    */
-  connect(port: number, host: string, listener?: () => void): Socket {
+  connect(port: number, host: string, options: ConnectGuards | (() => void) = {}, listener?: () => void): Socket {
+    if (typeof options === "function") {
+      listener = options;
+      options = {};
+    }
     validatePort(port);
     const driver = this.#driver;
     if (!driver) throw new RudpSocketError("ERR_SERVER_NOT_RUNNING", "the server is not listening", "connect");
     const socket = new Socket(this.#options);
     socket._setTarget({ address: host, port });
     if (listener) socket.once("connect", listener);
+    if (!guardConnect(socket, this.#runtime, options, host, port)) return socket;
     this.#runtime.lookup(host).then(
       ({ address }) => {
         if (socket.destroyed) return;
@@ -247,7 +232,8 @@ export class Server extends EventEmitter {
 
   #maybeFinishClose(): void {
     if (this.#sockets.size > 0) return;
-    this.#driver?.close();
+    // Connections lingering in TIME-WAIT finish in the background; the UDP socket closes after them.
+    this.#driver?.closeWhenIdle();
     this.#finishClose();
   }
 

@@ -45,8 +45,11 @@ export class Socket extends Duplex implements ConnectionSink {
   #peerEnded = false;
   #pushedEnd = false;
   #writeCallback: ((err?: Error | null) => void) | undefined;
+  /** Bytes of the write whose callback is held (already in the core). */
+  #heldBytes = 0;
   #finalCallback: ((err?: Error | null) => void) | undefined;
   #messageWaiters: (() => void)[] = [];
+  #earlyMessages: Uint8Array[] = [];
   #messageDrainPending = false;
   #bytesRead = 0;
   #bytesWritten = 0;
@@ -63,7 +66,7 @@ export class Socket extends Duplex implements ConnectionSink {
       allowHalfOpen: options.allowHalfOpen ?? false,
       readableHighWaterMark: options.readableHighWaterMark,
       writableHighWaterMark: options.writableHighWaterMark,
-      emitClose: true,
+      emitClose: false, // 'close' carries hadError, as net.Socket's does (see _destroy)
       autoDestroy: true,
     });
     this.#sendBufferSize = options.sendBufferSize ?? DEFAULT_SEND_BUFFER;
@@ -79,6 +82,8 @@ export class Socket extends Duplex implements ConnectionSink {
     this.#target = conn.remote;
     this.#lastActivity = driver.runtime.now();
     driver.attach(conn, this);
+    for (const m of this.#earlyMessages) conn.sendMessage(m);
+    this.#earlyMessages = [];
     driver.hold();
     this.#held = true;
     if (connected) this.#state = "open";
@@ -147,7 +152,8 @@ export class Socket extends Duplex implements ConnectionSink {
   }
   /** Bytes written but not yet acknowledged by the peer. */
   get bufferSize(): number {
-    return (this.#conn?.bufferedAmount ?? 0) + this.writableLength;
+    // writableLength still counts the chunk whose callback is held, which the core already has.
+    return (this.#conn?.bufferedAmount ?? 0) + this.writableLength - this.#heldBytes;
   }
 
   /** The local address, as net.Socket#address(). */
@@ -209,6 +215,13 @@ export class Socket extends Duplex implements ConnectionSink {
     return this;
   }
 
+  /** Closes at once with a reset (RST), discarding unsent and unread data, as net.Socket#resetAndDestroy. */
+  resetAndDestroy(): this {
+    if (this.#conn && this.#conn.state !== "CLOSED") this.#conn.abort();
+    this.#driver?.wake();
+    return this.destroy();
+  }
+
   // ----- Messages ------------------------------------------------------------------
 
   /**
@@ -217,8 +230,14 @@ export class Socket extends Duplex implements ConnectionSink {
    */
   sendMessage(message: Uint8Array): boolean {
     validateBytes(message, "message");
-    if (!this.#conn) throw new RudpSocketError("ERR_SOCKET_CLOSED", "socket is not connected", "sendMessage");
-    this.#conn.sendMessage(message);
+    if (this.destroyed || this.writableEnded)
+      throw new RudpSocketError("ERR_STREAM_WRITE_AFTER_END", "sendMessage after end", "sendMessage");
+    if (!this.#conn) {
+      // Still resolving/binding: hold the message until the connection exists.
+      this.#earlyMessages.push(Buffer.from(message));
+      return true;
+    }
+    this.#conn.sendMessage(Buffer.from(message)); // copied: the caller may reuse its buffer at once
     this.#touch();
     this.#driver?.wake();
     if (this.#conn.bufferedAmount < this.#sendBufferSize) return true;
@@ -233,6 +252,8 @@ export class Socket extends Duplex implements ConnectionSink {
       const m = this.#conn?.readMessage();
       if (m) {
         this.#touch();
+        this.#driver?.wake(); // reading opens the receive window
+        if (this.#peerEnded) this.#pump();
         yield toBuffer(m);
         continue;
       }
@@ -273,16 +294,17 @@ export class Socket extends Duplex implements ConnectionSink {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const conn = this.#conn;
+    // As close(2) on a TCP socket: reset on error or unread data, else finish gracefully in the background.
     if (conn && conn.state !== "CLOSED") {
-      const s = conn.state;
-      // A graceful close already under way (both FINs exchanged) finishes in the background; otherwise reset.
-      const graceful = s === "LAST-ACK" || s === "CLOSING" || s === "TIME-WAIT";
-      if (!graceful) conn.abort();
+      if (error) conn.abort();
+      else conn.close();
     }
     this.#teardown();
     this.#connectCallback?.(error);
     this.#connectCallback = undefined;
     callback(error);
+    // After destroy's own 'error' tick, as net.Socket emits close(hadError).
+    process.nextTick(() => this.emit("close", error != null));
   }
 
   #writeChunks(chunks: Buffer[], callback: (error?: Error | null) => void): void {
@@ -292,8 +314,10 @@ export class Socket extends Duplex implements ConnectionSink {
       return;
     }
     try {
+      // The core holds data until it is acknowledged, but a caller may reuse its buffer once the
+      // write callback ran (as with net.Socket, whose kernel copies it): so the core gets a copy.
       for (const c of chunks) {
-        conn.write(c);
+        conn.write(Buffer.from(c));
         this.#bytesWritten += c.length;
       }
     } catch (err) {
@@ -304,6 +328,7 @@ export class Socket extends Duplex implements ConnectionSink {
     this.#driver?.wake();
     if (conn.bufferedAmount < this.#sendBufferSize) callback();
     else {
+      this.#heldBytes = chunks.reduce((n, c) => n + c.length, 0);
       this.#writeCallback = callback;
       this.#driver?.watchFlushes(this, true);
     }
@@ -350,6 +375,7 @@ export class Socket extends Duplex implements ConnectionSink {
     if (conn.bufferedAmount < this.#sendBufferSize) {
       const cb = this.#writeCallback;
       this.#writeCallback = undefined;
+      this.#heldBytes = 0;
       if (this.#messageDrainPending) {
         this.#messageDrainPending = false;
         this.emit("drain");
@@ -369,9 +395,12 @@ export class Socket extends Duplex implements ConnectionSink {
       this.#reading = this.push(toBuffer(chunk));
     }
     this.#driver?.wake(); // reading may have opened the receive window
-    if (this.#peerEnded && !this.#pushedEnd && !conn.hasStreamData) {
+    // The stream ends after the peer's FIN once everything before it was consumed, messages included.
+    if (this.#peerEnded && !this.#pushedEnd && conn.readableLength === 0) {
       this.#pushedEnd = true;
       this.push(null);
+      // With nothing buffered, let 'end' fire even if nobody reads the byte stream (message-only use).
+      if (this.readableLength === 0) this.read(0);
     }
   }
 
@@ -379,6 +408,7 @@ export class Socket extends Duplex implements ConnectionSink {
     if (this.listenerCount("message") > 0) {
       for (let m = this.#conn?.readMessage(); m; m = this.#conn?.readMessage()) this.emit("message", toBuffer(m));
       this.#driver?.wake();
+      if (this.#peerEnded) this.#pump();
     }
     this.#wakeMessageWaiters();
   }

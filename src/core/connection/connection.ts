@@ -95,6 +95,7 @@ export class Connection {
   #peerWindowTs = 0;
   #finSeq = -1;
   #deferredClose = false;
+  #orphaned = false;
   #awaitingDrain = false;
 
   // Receiving.
@@ -296,6 +297,27 @@ export class Connection {
     if (!(interval >= 0)) throw new RudpArgumentError("ERR_OUT_OF_RANGE", "keepalive interval must be >= 0");
     this.#keepaliveInterval = interval;
     this.#host?.onWake(this);
+  }
+
+  /**
+   * The application is gone (as close(2) on a TCP socket): with unread data
+   * the connection is reset; otherwise queued data and a FIN still go out and
+   * the close completes in the background, but any new data from the peer
+   * resets it (RFC 9293 §3.10.4, RFC 2525 §2.17).
+   */
+  close(): void {
+    if (this.#state === "CLOSED") return;
+    if (this.readableLength > 0) {
+      this.abort();
+      return;
+    }
+    this.#orphaned = true;
+    this.end();
+  }
+
+  /** True once the application closed the connection (`close()`). */
+  get orphaned(): boolean {
+    return this.#orphaned;
   }
 
   /** Tears the connection down at once with a RST; queued data is discarded. */
@@ -564,6 +586,10 @@ export class Connection {
       case Arrival.MessageTooLarge:
         this.#fail("EPROTO", `peer sent a message larger than maxMessageSize (${this.#config.maxMessageSize})`);
         return;
+    }
+    if (this.#orphaned && recv.unreadBytes > 0) {
+      this.#fail("ECONNABORTED", "data arrived after the application closed the connection");
+      return;
     }
     if (!wasNext || hadHoles || p.flags & Flag.FIN) this.#ack.ackNow = true;
     else this.#ack.onInOrder(now);
