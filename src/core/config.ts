@@ -6,7 +6,7 @@
 
 import { RudpArgumentError } from "./errors.js";
 import { type Duration, MS, SECOND } from "./time.js";
-import { DATA_PACKET_OVERHEAD, MAX_DATAGRAM_SIZE } from "./wire/packet.js";
+import { DATA_PACKET_OVERHEAD, MAX_DATAGRAM_SIZE, MIN_MAX_PACKET_SIZE } from "./wire/packet.js";
 
 /** Every transport option, fully resolved. Durations are microseconds. */
 export interface TransportConfig {
@@ -38,7 +38,7 @@ export interface TransportConfig {
   ackEveryPackets: number;
   /** Silence after which a keepalive probe is sent; 0 disables keepalives. */
   keepaliveInterval: Duration;
-  /** Silence from the peer after which the connection fails with ETIMEDOUT; 0 disables. */
+  /** Silence from the peer, while nothing is outstanding, after which the connection fails with ETIMEDOUT; 0 disables. (With data outstanding, maxRetransmissions decides.) */
   idleTimeout: Duration;
   /** How long TIME-WAIT lasts (re-ACKing a lost final FIN). */
   timeWait: Duration;
@@ -67,7 +67,7 @@ export const DEFAULT_CONFIG: Readonly<TransportConfig> = Object.freeze({
 type Rule = { min: number; max: number; integer: boolean };
 
 const RULES: Record<Exclude<keyof TransportConfig, "congestionControl">, Rule> = {
-  maxPacketSize: { min: DATA_PACKET_OVERHEAD + 64, max: MAX_DATAGRAM_SIZE, integer: true },
+  maxPacketSize: { min: MIN_MAX_PACKET_SIZE, max: MAX_DATAGRAM_SIZE, integer: true },
   receiveWindow: { min: 4096, max: 0xffffffff, integer: true },
   maxMessageSize: { min: 1, max: 2 ** 31, integer: true },
   initialWindowPackets: { min: 1, max: 1000, integer: true },

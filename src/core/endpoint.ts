@@ -12,6 +12,7 @@ import { type Address, addressKey } from "./address.js";
 import { resolveConfig, type TransportConfig } from "./config.js";
 import { CONTROLLER_NAMES } from "./congestion/index.js";
 import { Connection, type ConnectionHost } from "./connection/connection.js";
+import { RudpArgumentError, RudpConnectionError } from "./errors.js";
 import type { ConnectionEvent } from "./events.js";
 import { nonZeroU32, type Rng } from "./rng.js";
 import { type Instant, NEVER, SECOND } from "./time.js";
@@ -62,7 +63,7 @@ export interface EndpointStats {
   malformedDrops: number;
   /** Addressed to a connection id we do not have. */
   unknownConnectionDrops: number;
-  /** Valid connection id but the wrong source cid or address. */
+  /** A known connection id arriving from an address other than the connection's. */
   mismatchDrops: number;
   /** SYNs refused (not listening) or dropped (connection limit). */
   refusedHandshakes: number;
@@ -127,6 +128,12 @@ export class Endpoint implements ConnectionHost {
 
   constructor(options: EndpointOptions & { rng: Rng }) {
     const { maxConnections = 10_000, rstRateLimit = 100, backlog = 511, rng, ...transport } = options;
+    for (const [name, v] of Object.entries({ maxConnections, rstRateLimit, backlog }))
+      if (typeof v !== "number" || !Number.isInteger(v) || v < 0)
+        throw new RudpArgumentError(
+          "ERR_OUT_OF_RANGE",
+          `The "${name}" option must be a non-negative integer; received ${v}`,
+        );
     this.config = resolveConfig(transport, CONTROLLER_NAMES);
     this.#rng = rng;
     this.#maxConnections = maxConnections;
@@ -371,7 +378,7 @@ export class Endpoint implements ConnectionHost {
   #internalError(conn: Connection, err: unknown): void {
     this.#stats.internalErrors++;
     this.lastInternalError = err;
-    conn.abort();
+    conn.abort(new RudpConnectionError("ECONNABORTED", "internal error while handling the connection"));
   }
 
   /** The last exception caught inside a connection (for diagnostics and tests). */

@@ -89,15 +89,22 @@ describe("message mode", () => {
     assert.deepEqual([...server.log(s).messages[1]], [1, 2, 3]);
   });
 
-  test("sending a message above maxMessageSize throws ERR_OUT_OF_RANGE; a peer that sends one is reset with EPROTO", () => {
-    const { net, client, server, c, s } = established({ serverConfig: { maxMessageSize: 10_000 } });
+  test("the peer's message limit is learned in the handshake and enforced by the sender", () => {
+    const { c, s } = established({ serverConfig: { maxMessageSize: 10_000 } });
     assert.throws(
-      () => s.sendMessage(new Uint8Array(10_001)),
-      (e: unknown) => e instanceof RudpArgumentError && e.code === "ERR_OUT_OF_RANGE",
+      () => c.sendMessage(new Uint8Array(10_001)),
+      (e: unknown) => e instanceof RudpArgumentError && e.code === "ERR_OUT_OF_RANGE" && /peer/.test(e.message),
     );
-    c.sendMessage(new Uint8Array(20_000));
-    assert.ok(net.runUntil(() => server.log(s).closed && client.log(c).closed, { timeout: 10 * SECOND }));
-    assert.equal(server.log(s).error?.code, "EPROTO");
+    c.sendMessage(new Uint8Array(10_000));
+    assert.throws(() => s.sendMessage(new Uint8Array(16 * 1024 * 1024 + 1)), { code: "ERR_OUT_OF_RANGE" });
+  });
+
+  test("a message above the receiver's limit, sent before the limit was known, resets with EPROTO", () => {
+    const { net, client, server } = makePair({ serverConfig: { maxMessageSize: 10_000 } });
+    const c = client.connect(server.address);
+    c.sendMessage(new Uint8Array(20_000)); // before the handshake: only our own limit applies
+    assert.ok(net.runUntil(() => server.accepted.length === 1 && client.log(c).closed, { timeout: 10 * SECOND }));
+    assert.equal(server.log(server.accepted[0]).error?.code, "EPROTO");
     assert.equal(client.log(c).error?.code, "ECONNRESET");
   });
 });

@@ -16,7 +16,9 @@ import {
   Flag,
   HEADER_SIZE,
   MAGIC,
+  MAX_DATAGRAM_SIZE,
   MAX_SACK_RANGES,
+  MIN_MAX_PACKET_SIZE,
   MIN_PACKET_SIZE,
   type PacketRepr,
   packetLength,
@@ -118,7 +120,7 @@ function decodeOrDecodeError(data: Uint8Array): PacketRepr | undefined {
   }
 }
 
-const MIN_MPS = MIN_PACKET_SIZE + DATA_PACKET_OVERHEAD;
+const MIN_MPS = MIN_MAX_PACKET_SIZE;
 
 function ackWithRanges(n: number, cumAck = 1000): PacketRepr {
   const ranges: number[] = [];
@@ -141,7 +143,7 @@ const SHAPES: [string, PacketRepr][] = [
       handshake: {
         isn: 42,
         window: 0xffffffff,
-        maxPacketSize: 65535,
+        maxPacketSize: MAX_DATAGRAM_SIZE,
         ext: new Uint8Array([1, 4, 0xca, 0xfe, 0xba, 0xbe]),
       },
       ack: { cumAck: 0xabcdef02, window: 4096, ackDelay: 0, ranges: [] },
@@ -431,8 +433,10 @@ test("more than MAX_SACK_RANGES ranges are rejected", () => {
 test("max packet size below the minimum is rejected; exactly the minimum is accepted", () => {
   const syn = (maxPacketSize: number) =>
     emit(base(Flag.SYN, { handshake: { isn: 1, window: 1, maxPacketSize, ext: EMPTY } }));
-  for (const m of [0, 1, MIN_PACKET_SIZE, MIN_MPS - 1]) expectDecodeError(syn(m), /max packet size/);
+  for (const m of [0, 1, MIN_PACKET_SIZE, MIN_MPS - 1, MAX_DATAGRAM_SIZE + 1, 0xffff])
+    expectDecodeError(syn(m), /max packet size/);
   assert.equal(decodeDatagram(syn(MIN_MPS)).handshake?.maxPacketSize, MIN_MPS);
+  assert.equal(decodeDatagram(syn(MAX_DATAGRAM_SIZE)).handshake?.maxPacketSize, MAX_DATAGRAM_SIZE);
 });
 
 test("SYN extension length beyond the datagram is rejected", () => {
@@ -597,7 +601,7 @@ test("round trip property over random well-formed packets", () => {
       tsecr: u32,
       isn: u32,
       window: u32,
-      mps: fc.integer({ min: MIN_MPS, max: 0xffff }),
+      mps: fc.integer({ min: MIN_MPS, max: MAX_DATAGRAM_SIZE }),
       ext: fc.uint8Array({ maxLength: 40 }),
       cumAck: u32,
       ackDelay: u32,

@@ -38,11 +38,14 @@ export interface CongestionController {
   onAck(now: Instant, sample: AckSample): void;
   /** Loss was detected; called once per recovery episode (RFC 9002 §7.3.2). */
   onCongestionEvent(now: Instant, bytesInFlight: number): void;
-  /** The retransmission timer fired (RFC 5681 §3.1: collapse to the loss window). */
-  onRetransmissionTimeout(now: Instant): void;
+  /**
+   * The retransmission timer fired (RFC 5681 §3.1: collapse to the loss window).
+   * `first` is false for further timeouts of the same data, which must not lower ssthresh again.
+   */
+  onRetransmissionTimeout(now: Instant, first: boolean): void;
   /** A detected congestion event proved spurious (its packets were delivered). */
   onSpuriousCongestionEvent?(now: Instant): void;
 }
 
-/** Builds a controller for a connection with the given MSS and initial window. */
-export type ControllerFactory = (mss: number, initialWindowPackets: number) => CongestionController;
+/** Builds a controller whose windows count datagrams of `packetSize` bytes, starting at `initialWindowPackets`. */
+export type ControllerFactory = (packetSize: number, initialWindowPackets: number) => CongestionController;

@@ -14,11 +14,11 @@ export class NewReno implements CongestionController {
   #window: number;
   #ssthresh = Number.POSITIVE_INFINITY;
   #bytesAckedInAvoidance = 0;
-  readonly #mss: number;
+  readonly #packetSize: number;
 
-  constructor(mss: number, initialWindowPackets: number) {
-    this.#mss = mss;
-    this.#window = Math.max(2, initialWindowPackets) * mss;
+  constructor(packetSize: number, initialWindowPackets: number) {
+    this.#packetSize = packetSize;
+    this.#window = Math.max(1, initialWindowPackets) * packetSize;
   }
 
   get window(): number {
@@ -42,19 +42,19 @@ export class NewReno implements CongestionController {
     this.#bytesAckedInAvoidance += s.ackedBytes;
     if (this.#bytesAckedInAvoidance >= this.#window) {
       this.#bytesAckedInAvoidance -= this.#window;
-      this.#window += this.#mss; // congestion avoidance: +1 MSS per window acknowledged
+      this.#window += this.#packetSize; // congestion avoidance: +1 MSS per window acknowledged
     }
   }
 
   onCongestionEvent(_now: Instant, _bytesInFlight: number): void {
-    this.#ssthresh = Math.max(this.#window / 2, 2 * this.#mss); // RFC 5681 eq. (4), on the window as in RFC 9002
+    this.#ssthresh = Math.max(this.#window / 2, 2 * this.#packetSize); // RFC 5681 eq. (4), on the window as in RFC 9002
     this.#window = this.#ssthresh;
     this.#bytesAckedInAvoidance = 0;
   }
 
-  onRetransmissionTimeout(_now: Instant): void {
-    this.#ssthresh = Math.max(this.#window / 2, 2 * this.#mss);
-    this.#window = this.#mss; // loss window, RFC 5681 §3.1
+  onRetransmissionTimeout(_now: Instant, first: boolean): void {
+    if (first) this.#ssthresh = Math.max(this.#window / 2, 2 * this.#packetSize);
+    this.#window = this.#packetSize; // loss window, RFC 5681 §3.1
     this.#bytesAckedInAvoidance = 0;
   }
 }

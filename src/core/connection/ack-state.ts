@@ -23,6 +23,7 @@ export class AckState {
   /** Window carried by the last ACK sent. */
   lastAdvertisedWindow = 0;
   #elicited = 0;
+  #hasTs = false;
   readonly #every: number;
   readonly #maxDelay: Duration;
   readonly #repr: AckRepr = { cumAck: 0, window: 0, ackDelay: 0, ranges: [] };
@@ -32,8 +33,14 @@ export class AckState {
     this.#maxDelay = maxAckDelay;
   }
 
-  /** Records the timestamp of a packet that just arrived. */
+  /**
+   * Records the timestamp of a packet that just arrived. A late, reordered
+   * packet (older tsval) does not replace a newer one (RFC 7323 §4.3), so the
+   * echo and the reported ACK delay always describe the newest packet.
+   */
   onPacket(now: Instant, tsval: number): void {
+    if (this.#hasTs && ((tsval - this.tsRecent) | 0) < 0) return;
+    this.#hasTs = true;
     this.tsRecent = tsval;
     this.tsRecentAt = now;
   }

@@ -24,15 +24,20 @@ import type { ConnectionEvent } from "../events.js";
 import { nonZeroU32, type Rng } from "../rng.js";
 import { type Instant, MS, NEVER } from "../time.js";
 import {
+  ACK_SECTION_SIZE,
+  CHECKSUM_SIZE,
   emitPacket,
   Flag,
   type HandshakeRepr,
+  HEADER_SIZE,
   MAX_SACK_RANGES,
   type PacketRepr,
   PIGGYBACK_SACK_RANGES,
+  SACK_RANGE_SIZE,
 } from "../wire/packet.js";
 import { unwrapSeq, wrapSeq } from "../wire/seq.js";
 import { AckState } from "./ack-state.js";
+import { readMaxMessageSize, writeHandshakeExtensions } from "./handshake-ext.js";
 import { Arrival, MAX_SEGMENTS_AHEAD, ReceiveBuffer } from "./receive-buffer.js";
 import { RttEstimator } from "./rtt.js";
 import { SendQueue } from "./send-queue.js";
@@ -89,12 +94,14 @@ export class Connection {
   #lostHead = 0;
   #maxPacketSize: number;
   #mss: number;
-  readonly #cc: CongestionController;
+  #cc: CongestionController;
   readonly #rtt: RttEstimator;
   #peerWindow = 0;
   #peerWindowTs = 0;
   #finSeq = -1;
   #deferredClose = false;
+  /** The largest message the peer accepts (from its SYN; our own limit until known). */
+  #peerMaxMessageSize: number;
   #orphaned = false;
   #awaitingDrain = false;
 
@@ -145,6 +152,7 @@ export class Connection {
     payload: EMPTY,
   };
   readonly #handshakeOut: HandshakeRepr = { isn: 0, window: 0, maxPacketSize: 0, ext: EMPTY };
+  readonly #handshakeExt: Uint8Array;
   readonly #onSegmentAcked = (seg: SentSegment): void => this.#segmentAcked(seg);
   #ackTime: Instant = 0;
   #newlyAckedBytes = 0;
@@ -160,15 +168,11 @@ export class Connection {
     this.#sent = new SentSegments(this.#isn);
     this.#maxPacketSize = config.maxPacketSize;
     this.#mss = mssFor(this.#maxPacketSize);
-    const factory = CONTROLLERS[config.congestionControl];
-    if (!factory)
-      throw new RudpArgumentError(
-        "ERR_INVALID_ARG_VALUE",
-        `Unknown congestion controller "${config.congestionControl}" (known: ${CONTROLLER_NAMES.join(", ")})`,
-      );
-    this.#cc = factory(this.#mss, config.initialWindowPackets);
+    this.#cc = this.#newController();
     this.#rtt = new RttEstimator(config.initialRto, config.minRto, config.maxRto);
     this.#ack = new AckState(config.ackEveryPackets, config.maxAckDelay);
+    this.#peerMaxMessageSize = config.maxMessageSize;
+    this.#handshakeExt = writeHandshakeExtensions({ maxMessageSize: config.maxMessageSize });
     this.#lastReceivedAt = init.now;
     this.#keepaliveInterval = config.keepaliveInterval;
     if (init.syn) {
@@ -274,10 +278,11 @@ export class Connection {
   /** Queues one message, delivered whole and in order with the stream. */
   sendMessage(data: Uint8Array): void {
     this.#checkWritable("sendMessage");
-    if (data.length > this.#config.maxMessageSize)
+    const limit = Math.min(this.#config.maxMessageSize, this.#peerMaxMessageSize);
+    if (data.length > limit)
       throw new RudpArgumentError(
         "ERR_OUT_OF_RANGE",
-        `Message of ${data.length} bytes exceeds maxMessageSize (${this.#config.maxMessageSize})`,
+        `Message of ${data.length} bytes exceeds the maximum message size (${limit}${limit < this.#config.maxMessageSize ? ", the peer's limit" : ""})`,
       );
     this.#queue.pushMessage(data);
     this.#host?.onWake(this);
@@ -320,11 +325,14 @@ export class Connection {
     return this.#orphaned;
   }
 
-  /** Tears the connection down at once with a RST; queued data is discarded. */
-  abort(): void {
+  /**
+   * Tears the connection down at once with a RST; queued data is discarded.
+   * `error` (for example ECONNABORTED after an internal fault) is reported in the closed event.
+   */
+  abort(error?: RudpConnectionError): void {
     if (this.#state === "CLOSED") return;
     this.#sendRst = this.#peerCid !== 0;
-    this.#enterClosed(undefined);
+    this.#enterClosed(error);
     this.#host?.onWake(this);
   }
 
@@ -517,8 +525,13 @@ export class Connection {
     this.#peerCid = p.scid;
     this.#peerWindow = h.window;
     this.#peerWindowTs = p.tsval;
-    this.#maxPacketSize = Math.min(this.#config.maxPacketSize, h.maxPacketSize);
-    this.#mss = mssFor(this.#maxPacketSize);
+    const agreed = Math.min(this.#config.maxPacketSize, h.maxPacketSize);
+    if (agreed !== this.#maxPacketSize) {
+      this.#maxPacketSize = agreed;
+      this.#mss = mssFor(agreed);
+      this.#cc = this.#newController(); // nothing was sent yet: start with windows in the agreed packet size
+    }
+    this.#peerMaxMessageSize = readMaxMessageSize(h.ext) ?? this.#peerMaxMessageSize;
     this.#recv = new ReceiveBuffer(h.isn, this.#config.receiveWindow, this.#config.maxMessageSize);
   }
 
@@ -529,7 +542,7 @@ export class Connection {
   }
 
   #establish(now: Instant, p: PacketRepr): void {
-    if (p.flags & Flag.SYN) this.#sampleHandshakeRtt(now, p);
+    this.#sampleHandshakeRtt(now, p);
     this.#transition("rcv ACK of SYN");
     this.#onEstablished(now);
     if (p.flags & Flag.SYN) this.#ack.ackNow = true;
@@ -758,7 +771,7 @@ export class Connection {
       seg.lossCause = LossCause.Timeout;
       this.#lostQueue.push(seg);
     });
-    this.#cc.onRetransmissionTimeout(now);
+    this.#cc.onRetransmissionTimeout(now, this.#consecutiveRtos === 1);
     this.#recoveryStart = now; // losses of earlier segments belong to this episode
     this.#inRecovery = false; // slow start again from the loss window
     this.#rtoBackoff++;
@@ -891,6 +904,7 @@ export class Connection {
     h.isn = this.#isn;
     h.window = Math.min(this.#config.receiveWindow, 0xffffffff);
     h.maxPacketSize = this.#config.maxPacketSize;
+    h.ext = this.#handshakeExt;
     const flags = this.#state === "SYN-SENT" ? Flag.SYN : Flag.SYN | Flag.ACK;
     const n = this.#emit(now, out, flags, h);
     this.#synTsvals.push(this.#out.tsval);
@@ -909,7 +923,7 @@ export class Connection {
     p.ack = undefined;
     if (!rst && this.#recv && (flags & Flag.ACK || isSynchronized(this.#state))) {
       flags |= Flag.ACK;
-      p.ack = this.#ack.build(now, this.#recv, flags & Flag.DATA ? PIGGYBACK_SACK_RANGES : MAX_SACK_RANGES);
+      p.ack = this.#ack.build(now, this.#recv, flags & Flag.DATA ? PIGGYBACK_SACK_RANGES : this.#pureAckRanges());
     }
     if (!(flags & Flag.DATA)) {
       p.seq = 0;
@@ -920,6 +934,23 @@ export class Connection {
     this.#counters.packetsSent++;
     this.#counters.bytesSent += n;
     return n;
+  }
+
+  /** SACK ranges that fit a pure ACK (or PING) within the agreed packet size. */
+  #pureAckRanges(): number {
+    const room = this.#maxPacketSize - HEADER_SIZE - ACK_SECTION_SIZE - CHECKSUM_SIZE;
+    return Math.max(0, Math.min(MAX_SACK_RANGES, Math.floor(room / SACK_RANGE_SIZE)));
+  }
+
+  #newController(): CongestionController {
+    const factory = CONTROLLERS[this.#config.congestionControl];
+    if (!factory)
+      throw new RudpArgumentError(
+        "ERR_INVALID_ARG_VALUE",
+        `Unknown congestion controller "${this.#config.congestionControl}" (known: ${CONTROLLER_NAMES.join(", ")})`,
+      );
+    // Windows count whole datagrams, as bytesInFlight does (RFC 9002 §7).
+    return factory(this.#maxPacketSize, this.#config.initialWindowPackets);
   }
 
   // ----- State ---------------------------------------------------------------

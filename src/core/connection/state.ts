@@ -25,7 +25,7 @@ export type StateEvent =
   | "rcv SYN" // a SYN arrived: send SYN-ACK
   | "rcv SYN-ACK" // the peer answered our SYN
   | "rcv ACK of SYN" // the peer acknowledged our SYN-ACK
-  | "close" // the application ended its writing: queue FIN
+  | "close" // the application ended its writing: queue FIN (before ESTABLISHED it waits for ESTABLISHED)
   | "rcv FIN" // the peer's FIN arrived in order
   | "rcv ACK of FIN" // our FIN was acknowledged
   | "timeout" // TIME-WAIT expired
@@ -43,12 +43,9 @@ export const TRANSITIONS: readonly Transition[] = Object.freeze([
   { from: "CLOSED", event: "connect", to: "SYN-SENT" },
   { from: "CLOSED", event: "listen", to: "LISTEN" },
   { from: "LISTEN", event: "rcv SYN", to: "SYN-RECEIVED" },
-  { from: "LISTEN", event: "close", to: "CLOSED" },
   { from: "SYN-SENT", event: "rcv SYN-ACK", to: "ESTABLISHED" },
   { from: "SYN-SENT", event: "rcv SYN", to: "SYN-RECEIVED" }, // simultaneous open, RFC 9293 §3.5 fig. 8
-  { from: "SYN-SENT", event: "close", to: "CLOSED" },
   { from: "SYN-RECEIVED", event: "rcv ACK of SYN", to: "ESTABLISHED" },
-  { from: "SYN-RECEIVED", event: "close", to: "FIN-WAIT-1" },
   { from: "ESTABLISHED", event: "close", to: "FIN-WAIT-1" },
   { from: "ESTABLISHED", event: "rcv FIN", to: "CLOSE-WAIT" },
   { from: "FIN-WAIT-1", event: "rcv ACK of FIN", to: "FIN-WAIT-2" },

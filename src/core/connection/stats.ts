@@ -29,7 +29,7 @@ export interface ConnectionStats {
   duplicateSegments: number;
   /** Segments dropped for lying outside the receive window. */
   outOfWindowDrops: number;
-  /** Datagrams dropped for a checksum mismatch or a decoding error. */
+  /** Datagrams dropped for a checksum mismatch, or for a decoding error or a wrong source cid. */
   corruptDrops: number;
   malformedDrops: number;
   /** ACKs ignored for acknowledging data never sent. */

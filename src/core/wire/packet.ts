@@ -55,6 +55,8 @@ export const DATA_PACKET_OVERHEAD =
 export const MIN_PACKET_SIZE = HEADER_SIZE + CHECKSUM_SIZE;
 /** The largest UDP payload over IPv4. */
 export const MAX_DATAGRAM_SIZE = 65507;
+/** The smallest maxPacketSize a side may use or announce: room for 64 payload bytes per packet. */
+export const MIN_MAX_PACKET_SIZE = DATA_PACKET_OVERHEAD + 64;
 
 /** Handshake parameters carried by SYN and SYN-ACK. */
 export interface HandshakeRepr {
@@ -139,7 +141,8 @@ export function parsePacket(data: Uint8Array): PacketRepr {
     if (off + SYN_SECTION_SIZE > len) throw new DecodeError("truncated SYN section");
     const maxPacketSize = view.getUint16(off + 8);
     const extLen = view.getUint16(off + 10);
-    if (maxPacketSize < MIN_PACKET_SIZE + DATA_PACKET_OVERHEAD) throw new DecodeError("max packet size too small");
+    if (maxPacketSize < MIN_MAX_PACKET_SIZE || maxPacketSize > MAX_DATAGRAM_SIZE)
+      throw new DecodeError("max packet size out of range");
     if (off + SYN_SECTION_SIZE + extLen > len) throw new DecodeError("truncated SYN extensions");
     handshake = {
       isn: view.getUint32(off),
