@@ -9,7 +9,6 @@ import {
   ACK_SECTION_SIZE,
   CHECKSUM_SIZE,
   checksumValid,
-  DATA_PACKET_OVERHEAD,
   DATA_SECTION_SIZE,
   decodeDatagram,
   emitPacket,
