@@ -357,6 +357,9 @@ export class Socket extends Duplex implements ConnectionSink {
         this.#pump();
         this.#wakeMessageWaiters();
         break;
+      case "path":
+        this.#target = ev.remote; // the peer moved (NAT rebinding) and the new path was validated
+        break;
       case "drained":
       case "state":
         this.#checkFinal();

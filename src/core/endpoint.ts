@@ -9,14 +9,19 @@
  */
 
 import { type Address, addressKey } from "./address.js";
+import { AddressTokens } from "./address-token.js";
 import { resolveConfig, type TransportConfig } from "./config.js";
 import { CONTROLLER_NAMES } from "./congestion/index.js";
 import { Connection, type ConnectionHost } from "./connection/connection.js";
+import { readHandshakeExtensions } from "./connection/handshake-ext.js";
 import { RudpArgumentError, RudpConnectionError } from "./errors.js";
 import type { ConnectionEvent } from "./events.js";
 import { nonZeroU32, type Rng } from "./rng.js";
 import { type Instant, NEVER, SECOND } from "./time.js";
 import { TimerHeap } from "./timer-heap.js";
+
+const EMPTY = new Uint8Array(0);
+
 import {
   CHECKSUM_SIZE,
   checksumValid,
@@ -36,6 +41,14 @@ export interface EndpointOptions extends Partial<TransportConfig> {
   rstRateLimit?: number;
   /** Most incoming handshakes in progress at once (as listen's backlog); more are dropped. Default 511. */
   backlog?: number;
+  /**
+   * When a SYN must first prove its source address with a RETRY token before
+   * the endpoint keeps any state for it: "always"; "under-load" (default: once
+   * half the backlog is in use, as SYN cookies); or "never".
+   */
+  addressValidation?: "always" | "under-load" | "never";
+  /** How long a RETRY token stays valid (µs). Default 10 s. */
+  tokenLifetime?: number;
 }
 
 /** Something the endpoint reports to its driver. */
@@ -63,11 +76,16 @@ export interface EndpointStats {
   malformedDrops: number;
   /** Addressed to a connection id we do not have. */
   unknownConnectionDrops: number;
-  /** A known connection id arriving from an address other than the connection's. */
-  mismatchDrops: number;
+  /** Packets for a known connection from an address other than its own (each starts a path challenge). */
+  unvalidatedPathPackets: number;
   /** SYNs refused (not listening) or dropped (connection limit). */
   refusedHandshakes: number;
   droppedHandshakes: number;
+  /** Stateless RETRYs sent, and SYNs dropped for a forged token. */
+  retriesSent: number;
+  invalidTokens: number;
+  /** Connections that moved to a new, validated address. */
+  migrations: number;
   rstsSent: number;
   rstsRateLimited: number;
   /** Exceptions raised inside a connection while handling input (bugs; the connection is aborted). */
@@ -90,6 +108,8 @@ export class Endpoint implements ConnectionHost {
   readonly #rng: Rng;
   #maxConnections: number;
   readonly #backlog: number;
+  readonly #addressValidation: "always" | "under-load" | "never";
+  readonly #tokens: AddressTokens;
   /** Passive connections still in their handshake. */
   readonly #halfOpen = new Set<Connection>();
   readonly #rstRate: number;
@@ -115,9 +135,12 @@ export class Endpoint implements ConnectionHost {
     corruptDrops: 0,
     malformedDrops: 0,
     unknownConnectionDrops: 0,
-    mismatchDrops: 0,
+    unvalidatedPathPackets: 0,
     refusedHandshakes: 0,
     droppedHandshakes: 0,
+    retriesSent: 0,
+    invalidTokens: 0,
+    migrations: 0,
     rstsSent: 0,
     rstsRateLimited: 0,
     internalErrors: 0,
@@ -127,7 +150,22 @@ export class Endpoint implements ConnectionHost {
   };
 
   constructor(options: EndpointOptions & { rng: Rng }) {
-    const { maxConnections = 10_000, rstRateLimit = 100, backlog = 511, rng, ...transport } = options;
+    const {
+      maxConnections = 10_000,
+      rstRateLimit = 100,
+      backlog = 511,
+      addressValidation = "under-load",
+      tokenLifetime = 10 * SECOND,
+      rng,
+      ...transport
+    } = options;
+    if (!["always", "under-load", "never"].includes(addressValidation))
+      throw new RudpArgumentError(
+        "ERR_INVALID_ARG_VALUE",
+        `The "addressValidation" option must be "always", "under-load" or "never"; received ${String(addressValidation)}`,
+      );
+    this.#addressValidation = addressValidation;
+    this.#tokens = new AddressTokens(rng, tokenLifetime);
     for (const [name, v] of Object.entries({ maxConnections, rstRateLimit, backlog }))
       if (typeof v !== "number" || !Number.isInteger(v) || v < 0)
         throw new RudpArgumentError(
@@ -251,8 +289,15 @@ export class Endpoint implements ConnectionHost {
       return;
     }
     if (addressKey(from) !== addressKey(conn.remote)) {
-      stats.mismatchDrops++; // path migration is validated in a later version; until then, only the known path
-      return;
+      // A new path (NAT rebinding): the packet is processed, but nothing but a challenge goes
+      // to the new address until it echoes the challenge (RFC 9000 §8.2, §9.3).
+      if (p.flags & Flag.RESPONSE && conn.handlePathResponse(from, p.path)) {
+        stats.migrations++;
+        this.#reindexPeer(conn);
+      } else {
+        stats.unvalidatedPathPackets++;
+        conn.startPathValidation(now, from);
+      }
     }
     this.#deliver(now, conn, p, data.length);
   }
@@ -302,7 +347,7 @@ export class Endpoint implements ConnectionHost {
       this.#afterTouch(conn);
       if (n > 0) {
         this.#stats.datagramsSent++;
-        return { to: conn.remote, data: this.#scratch.subarray(0, n) };
+        return { to: conn.destination, data: this.#scratch.subarray(0, n) };
       }
     }
     return undefined;
@@ -345,7 +390,23 @@ export class Endpoint implements ConnectionHost {
       this.#sendRst(now, from, p.scid, 0, p.tsval);
       return;
     }
-    if (this.#byCid.size >= this.#maxConnections || this.#halfOpen.size >= this.#backlog) {
+    let validated = false;
+    const token = readHandshakeExtensions(p.handshake?.ext ?? EMPTY).token;
+    if (token) {
+      const verdict = this.#tokens.check(now, token, from, p.scid);
+      if (verdict === "forged") {
+        this.#stats.invalidTokens++;
+        return;
+      }
+      validated = verdict === "valid"; // an expired token earns a fresh RETRY below
+    }
+    const mode = this.#addressValidation;
+    const loaded = this.#halfOpen.size >= Math.max(1, this.#backlog >> 1);
+    if (!validated && (mode === "always" || (mode === "under-load" && loaded))) {
+      this.#sendRetry(now, from, p);
+      return;
+    }
+    if (this.#byCid.size >= this.#maxConnections || (!validated && this.#halfOpen.size >= this.#backlog)) {
       this.#stats.droppedHandshakes++;
       return;
     }
@@ -356,6 +417,8 @@ export class Endpoint implements ConnectionHost {
       remote: from,
       localCid: this.#newCid(),
       syn: p,
+      synSize: size,
+      addressValidated: validated,
       host: this,
     });
     this.#register(conn);
@@ -389,6 +452,12 @@ export class Endpoint implements ConnectionHost {
     this.#stats.connectionsOpened++;
   }
 
+  #reindexPeer(conn: Connection): void {
+    const old = this.#peerKeyOf.get(conn);
+    if (old !== undefined && this.#byPeer.get(old) === conn) this.#byPeer.delete(old);
+    this.#indexPeer(conn);
+  }
+
   #indexPeer(conn: Connection): void {
     const key = `${addressKey(conn.remote)}|${conn.peerCid}`;
     this.#byPeer.set(key, conn);
@@ -419,6 +488,33 @@ export class Endpoint implements ConnectionHost {
       const cid = nonZeroU32(this.#rng);
       if (!this.#byCid.has(cid)) return cid;
     }
+  }
+
+  /** Answers a SYN statelessly with a RETRY carrying an address token (smaller than 3× the SYN). */
+  #sendRetry(now: Instant, to: Address, syn: PacketRepr): void {
+    if (this.#stateless.length >= 64) {
+      this.#stats.droppedHandshakes++;
+      return;
+    }
+    const token = this.#tokens.mint(now, to, syn.scid);
+    const data = new Uint8Array(HEADER_SIZE + 1 + token.length + CHECKSUM_SIZE);
+    const length = emitPacket(
+      {
+        flags: Flag.RETRY,
+        dcid: syn.scid,
+        scid: 0,
+        tsval: Math.floor(now) >>> 0,
+        tsecr: syn.tsval,
+        handshake: undefined,
+        ack: undefined,
+        token,
+        seq: 0,
+        payload: EMPTY,
+      },
+      data,
+    );
+    this.#stats.retriesSent++;
+    this.#stateless.push({ to, length, data });
   }
 
   /** Queues a stateless RST to `to`, addressed to its `dcid` and echoing its `tsval`, if the rate limit allows. */

@@ -3,6 +3,7 @@
  * drains them with `pollEvent()` after each input.
  */
 
+import type { Address } from "./address.js";
 import type { State } from "./connection/state.js";
 import type { RudpConnectionError } from "./errors.js";
 
@@ -18,6 +19,8 @@ export type ConnectionEvent =
   | { type: "end" }
   /** Everything the application queued was acknowledged (the send buffer is empty). */
   | { type: "drained" }
+  /** The peer's address changed and the new path was validated (NAT rebinding). */
+  | { type: "path"; remote: Address }
   /** The connection moved between RFC 9293 states. */
   | { type: "state"; from: State; to: State }
   /** The connection reached CLOSED; `error` says why if it failed. */

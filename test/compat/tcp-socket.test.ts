@@ -133,7 +133,7 @@ test("several clients queue for accept(); closing the listener keeps accepted co
   await l.close();
   await assert.rejects(l.accept(), { code: "ERR_SOCKET_CLOSED" });
   const ids = await Promise.all(accepted.map(async (c) => (await c.receive(10)).toString()));
-  assert.deepEqual(ids.sort(), ["#0", "#1", "#2", "#3", "#4"]);
+  assert.deepEqual([...ids].sort(), ["#0", "#1", "#2", "#3", "#4"]);
   for (const [i, c] of accepted.entries()) await c.send(`re${ids[i]}`);
   for (const [i, c] of clients.entries()) assert.equal((await c.receive(10)).toString(), `re#${i}`);
   await Promise.all(clients.map((c) => c.close()));

@@ -190,9 +190,9 @@ test("layout: header fields are big-endian at their documented offsets", () => {
   assert.equal(d.length, MIN_PACKET_SIZE);
   assert.deepEqual(
     [...d.subarray(0, 20)],
-    [0x52, 0x55, 1, 0x20, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 0, 1, 0xe2, 0x40, 0xff, 0xff, 0xff, 0xf0],
+    [0x52, 1, 0, 0x20, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 0, 1, 0xe2, 0x40, 0xff, 0xff, 0xff, 0xf0],
   );
-  assert.equal(MAGIC, 0x5255);
+  assert.equal(MAGIC, 0x52);
   assert.equal(VERSION, 1);
   const crc = new DataView(d.buffer).getUint32(20);
   assert.equal(crc, crc32c(d, 0, 20));
@@ -305,8 +305,8 @@ test("peekDcid: -1 for short, wrong magic or wrong version; dcid otherwise (even
   assert.equal(peekDcid(d.subarray(0, MIN_PACKET_SIZE - 1)), -1);
   for (const [i, v] of [
     [0, 0x53],
-    [1, 0x54],
-    [2, 2],
+    [1, 2],
+    [1, 0],
   ] as const) {
     const bad = d.slice();
     bad[i] = v;
@@ -355,7 +355,8 @@ test("checksumValid is false for inputs shorter than the trailer", () => {
 /** Emits raw flags without the emitter's help, then seals. */
 function withFlags(p: PacketRepr, flags: number): Uint8Array {
   const d = emit(p);
-  d[3] = flags;
+  d[2] = flags >> 8;
+  d[3] = flags & 0xff;
   return seal(bodyOf(d));
 }
 
@@ -459,9 +460,9 @@ test("zero source cid is rejected on everything but RST", () => {
 
 test("bad magic and unsupported version are rejected even with a valid checksum", () => {
   const body = bodyOf(emit(base(Flag.PING))).slice();
-  body[2] = 2;
+  body[1] = 2;
   expectDecodeError(seal(body), /version/);
-  body[2] = VERSION;
+  body[1] = VERSION;
   body[0] = 0;
   expectDecodeError(seal(body), /magic/);
 });
@@ -513,7 +514,7 @@ test("checksum-valid datagrams with absurd field values decode exactly or throw 
       }),
       fc.record({ seq: any32, payload: fc.uint8Array({ maxLength: 30 }) }),
       (flags, [dcid, scid, tsval, tsecr], syn, ack, data) => {
-        const bytes: number[] = [0x52, 0x55, VERSION, flags];
+        const bytes: number[] = [MAGIC, VERSION, flags >> 8, flags & 0xff];
         const push32 = (v: number) => bytes.push(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
         const push16 = (v: number) => bytes.push(v >>> 8, v & 0xff);
         for (const v of [dcid, scid, tsval, tsecr]) push32(v);

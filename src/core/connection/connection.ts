@@ -15,7 +15,7 @@
  * - States follow RFC 9293 and move only along the edges of `state.ts`.
  */
 
-import type { Address } from "../address.js";
+import { type Address, addressKey } from "../address.js";
 import { mssFor, type TransportConfig } from "../config.js";
 import type { CongestionController } from "../congestion/controller.js";
 import { CONTROLLER_NAMES, CONTROLLERS } from "../congestion/index.js";
@@ -34,10 +34,11 @@ import {
   type PacketRepr,
   PIGGYBACK_SACK_RANGES,
   SACK_RANGE_SIZE,
+  SYN_SECTION_SIZE,
 } from "../wire/packet.js";
 import { unwrapSeq, wrapSeq } from "../wire/seq.js";
 import { AckState } from "./ack-state.js";
-import { readMaxMessageSize, writeHandshakeExtensions } from "./handshake-ext.js";
+import { readHandshakeExtensions, writeHandshakeExtensions } from "./handshake-ext.js";
 import { Arrival, MAX_SEGMENTS_AHEAD, ReceiveBuffer } from "./receive-buffer.js";
 import { RttEstimator } from "./rtt.js";
 import { SendQueue } from "./send-queue.js";
@@ -57,6 +58,14 @@ export interface ConnectionInit {
   syn?: PacketRepr;
   /** Forces the initial sequence number (tests of wrap-around); random otherwise. */
   isn?: number;
+  /**
+   * For a passive open: true when the SYN carried a valid address token. Until
+   * the address is validated, the connection sends at most 3× the bytes it
+   * received (anti-amplification, RFC 9000 §8).
+   */
+  addressValidated?: boolean;
+  /** Bytes of the SYN datagram (counts toward the anti-amplification allowance). */
+  synSize?: number;
   /** Who hosts the connection (the endpoint): told of events and of output made ready by application calls. */
   host?: ConnectionHost;
 }
@@ -75,7 +84,10 @@ const MIN_PTO = 10 * MS;
 /** A reliable, ordered, congestion-controlled connection. */
 export class Connection {
   readonly #config: TransportConfig;
-  readonly #remote: Address;
+  #remote: Address;
+  /** Where the datagram last written by pollTransmit goes (the remote, or a path being validated). */
+  #destination: Address;
+  readonly #rng: Rng;
   readonly localCid: number;
   #peerCid = 0;
   #state: State = "CLOSED";
@@ -152,7 +164,15 @@ export class Connection {
     payload: EMPTY,
   };
   readonly #handshakeOut: HandshakeRepr = { isn: 0, window: 0, maxPacketSize: 0, ext: EMPTY };
-  readonly #handshakeExt: Uint8Array;
+  #handshakeExt: Uint8Array;
+  #retryToken: Uint8Array | undefined;
+
+  // Address validation and path changes.
+  #addressValidated: boolean;
+  #ampReceived = 0;
+  #ampSent = 0;
+  #challenge: { to: Address; data: Uint8Array; sentAt: Instant; pending: boolean } | undefined;
+  #response: Uint8Array | undefined;
   readonly #onSegmentAcked = (seg: SentSegment): void => this.#segmentAcked(seg);
   #ackTime: Instant = 0;
   #newlyAckedBytes = 0;
@@ -161,6 +181,10 @@ export class Connection {
     const { config } = init;
     this.#config = config;
     this.#remote = init.remote;
+    this.#destination = init.remote;
+    this.#rng = init.rng;
+    this.#addressValidated = init.syn === undefined || init.addressValidated === true;
+    this.#ampReceived = init.synSize ?? 0;
     this.#host = init.host;
     this.#passive = init.syn !== undefined;
     this.localCid = init.localCid;
@@ -193,9 +217,13 @@ export class Connection {
   get state(): State {
     return this.#state;
   }
-  /** The peer's address. */
+  /** The peer's address (it changes when a new path is validated). */
   get remote(): Address {
     return this.#remote;
+  }
+  /** Where the datagram last returned by pollTransmit must be sent. */
+  get destination(): Address {
+    return this.#destination;
   }
   /** The peer's connection identifier (0 until known). */
   get peerCid(): number {
@@ -460,12 +488,18 @@ export class Connection {
       this.#onRst(p);
       return;
     }
+    if (flags & Flag.RETRY) {
+      this.#onRetry(now, p);
+      return;
+    }
     if (this.#peerCid !== 0 && p.scid !== this.#peerCid) {
       this.#counters.malformedDrops++;
       return;
     }
     this.#counters.packetsReceived++;
     this.#counters.bytesReceived += size;
+    if (!this.#addressValidated) this.#ampReceived += size;
+    if (flags & Flag.CHALLENGE && p.path) this.#response = p.path.slice();
     this.#lastReceivedAt = now;
     this.#ack.onPacket(now, p.tsval);
 
@@ -503,6 +537,47 @@ export class Connection {
     if (this.#state === "SYN-SENT") this.#fail("ECONNREFUSED", "nothing listens at the peer's port", false);
   }
 
+  /** The server asks us to prove our address: send the SYN again with its token (once). */
+  #onRetry(now: Instant, p: PacketRepr): void {
+    if (this.#state !== "SYN-SENT" || this.#retryToken || !p.token || !this.#synTsvals.includes(p.tsecr)) return;
+    this.#counters.packetsReceived++;
+    this.#retryToken = p.token.slice();
+    this.#handshakeExt = writeHandshakeExtensions({
+      maxMessageSize: this.#config.maxMessageSize,
+      token: this.#retryToken,
+    });
+    this.#sendHandshake = true;
+    this.#synDeadline = now + this.#rtt.rto;
+  }
+
+  /**
+   * A packet for this connection arrived from `from`, not the known remote:
+   * challenge the new path (RFC 9000 §8.2) before sending anything else there.
+   */
+  startPathValidation(now: Instant, from: Address): void {
+    if (!isSynchronized(this.#state)) return;
+    const c = this.#challenge;
+    if (c && addressKey(c.to) === addressKey(from) && now - c.sentAt < this.#rtt.rto) return;
+    const data = new Uint8Array(8);
+    const view = new DataView(data.buffer);
+    view.setUint32(0, this.#rng.nextU32());
+    view.setUint32(4, this.#rng.nextU32());
+    this.#challenge = { to: from, data, sentAt: now, pending: true };
+    this.#counters.pathChallenges++;
+  }
+
+  /** A path response from `from`: if it answers our challenge, the connection moves to that address. */
+  handlePathResponse(from: Address, data: Uint8Array | undefined): boolean {
+    const c = this.#challenge;
+    if (!c || !data || addressKey(c.to) !== addressKey(from)) return false;
+    for (let i = 0; i < 8; i++) if (c.data[i] !== data[i]) return false;
+    this.#challenge = undefined;
+    this.#remote = from;
+    this.#counters.migrations++;
+    this.#push({ type: "path", remote: from });
+    return true;
+  }
+
   #handleInSynSent(now: Instant, p: PacketRepr): void {
     if (!(p.flags & Flag.SYN) || !p.handshake) return;
     this.#acceptPeerHandshake(p);
@@ -531,7 +606,7 @@ export class Connection {
       this.#mss = mssFor(agreed);
       this.#cc = this.#newController(); // nothing was sent yet: start with windows in the agreed packet size
     }
-    this.#peerMaxMessageSize = readMaxMessageSize(h.ext) ?? this.#peerMaxMessageSize;
+    this.#peerMaxMessageSize = readHandshakeExtensions(h.ext).maxMessageSize ?? this.#peerMaxMessageSize;
     this.#recv = new ReceiveBuffer(h.isn, this.#config.receiveWindow, this.#config.maxMessageSize);
   }
 
@@ -549,6 +624,7 @@ export class Connection {
   }
 
   #onEstablished(now: Instant): void {
+    this.#addressValidated = true; // the peer answered with our cid: it receives at its address
     this.#sendHandshake = false;
     this.#synDeadline = NEVER;
     this.#lastReceivedAt = now;
@@ -802,6 +878,7 @@ export class Connection {
 
   /** Writes the next datagram into `out` and returns its length, or 0 when there is nothing to send now. */
   pollTransmit(now: Instant, out: Uint8Array): number {
+    this.#destination = this.#remote;
     if (this.#sendRst) {
       this.#sendRst = false;
       return this.#emit(now, out, Flag.RST, undefined);
@@ -813,6 +890,18 @@ export class Connection {
       return this.#emitHandshake(now, out);
     }
     if (!isSynchronized(state)) return 0;
+    if (this.#response) {
+      this.#out.path = this.#response;
+      this.#response = undefined;
+      return this.#emit(now, out, Flag.ACK | Flag.RESPONSE, undefined);
+    }
+    if (this.#challenge?.pending) {
+      this.#challenge.pending = false;
+      this.#challenge.sentAt = now;
+      this.#out.path = this.#challenge.data;
+      this.#destination = this.#challenge.to;
+      return this.#emit(now, out, Flag.PING | Flag.CHALLENGE, undefined);
+    }
     const sent = this.#sent;
     const cwnd = this.#cc.window;
 
@@ -906,6 +995,15 @@ export class Connection {
     h.maxPacketSize = this.#config.maxPacketSize;
     h.ext = this.#handshakeExt;
     const flags = this.#state === "SYN-SENT" ? Flag.SYN : Flag.SYN | Flag.ACK;
+    if (!this.#addressValidated) {
+      // SYN-ACK = header + SYN section + ext + empty ACK section + checksum: within 3× what the peer sent?
+      const size = HEADER_SIZE + SYN_SECTION_SIZE + h.ext.length + ACK_SECTION_SIZE + CHECKSUM_SIZE;
+      if (this.#ampSent + size > 3 * this.#ampReceived) {
+        this.#counters.amplificationBlocked++;
+        return 0;
+      }
+      this.#ampSent += size;
+    }
     const n = this.#emit(now, out, flags, h);
     this.#synTsvals.push(this.#out.tsval);
     if (this.#synTsvals.length > 16) this.#synTsvals.shift();

@@ -1,35 +1,55 @@
 /**
  * Handshake extensions: the type-length-value area of SYN and SYN-ACK
  * (u8 type, u16 length, value). Unknown types are skipped, so later versions
- * can add cookies and key exchange without breaking older peers.
+ * can add key exchange without breaking older peers.
  */
 
 /** Extension types. */
 export const ExtType = {
   /** u32: the largest message the sender accepts. */
   MAX_MESSAGE_SIZE: 1,
+  /** The address-validation token from the server's RETRY, echoed in the client's next SYN. */
+  TOKEN: 2,
 } as const;
 
-/** Encodes the extensions this version sends. */
-export function writeHandshakeExtensions(o: { maxMessageSize: number }): Uint8Array {
-  const out = new Uint8Array(7);
+/** What a SYN or SYN-ACK may carry in its extensions. */
+export interface HandshakeExtensions {
+  maxMessageSize?: number;
+  token?: Uint8Array;
+}
+
+/** Encodes handshake extensions. */
+export function writeHandshakeExtensions(o: HandshakeExtensions): Uint8Array {
+  const size = (o.maxMessageSize !== undefined ? 7 : 0) + (o.token ? 3 + o.token.length : 0);
+  const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
-  out[0] = ExtType.MAX_MESSAGE_SIZE;
-  view.setUint16(1, 4);
-  view.setUint32(3, Math.min(o.maxMessageSize, 0xffffffff));
+  let off = 0;
+  if (o.maxMessageSize !== undefined) {
+    out[off] = ExtType.MAX_MESSAGE_SIZE;
+    view.setUint16(off + 1, 4);
+    view.setUint32(off + 3, Math.min(o.maxMessageSize, 0xffffffff));
+    off += 7;
+  }
+  if (o.token) {
+    out[off] = ExtType.TOKEN;
+    view.setUint16(off + 1, o.token.length);
+    out.set(o.token, off + 3);
+  }
   return out;
 }
 
-/** The peer's maximum message size, if its extensions carry one (malformed extensions are ignored). */
-export function readMaxMessageSize(ext: Uint8Array): number | undefined {
+/** Decodes the extensions this version understands; malformed or unknown entries are ignored. */
+export function readHandshakeExtensions(ext: Uint8Array): HandshakeExtensions {
   const view = new DataView(ext.buffer, ext.byteOffset, ext.byteLength);
+  const out: HandshakeExtensions = {};
   let off = 0;
   while (off + 3 <= ext.length) {
     const type = ext[off];
     const len = view.getUint16(off + 1);
-    if (off + 3 + len > ext.length) return undefined;
-    if (type === ExtType.MAX_MESSAGE_SIZE && len === 4) return view.getUint32(off + 3);
+    if (off + 3 + len > ext.length) break;
+    if (type === ExtType.MAX_MESSAGE_SIZE && len === 4) out.maxMessageSize = view.getUint32(off + 3);
+    else if (type === ExtType.TOKEN && len > 0) out.token = ext.subarray(off + 3, off + 3 + len);
     off += 3 + len;
   }
-  return undefined;
+  return out;
 }

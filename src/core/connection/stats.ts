@@ -34,6 +34,11 @@ export interface ConnectionStats {
   malformedDrops: number;
   /** ACKs ignored for acknowledging data never sent. */
   invalidAcks: number;
+  /** Handshake replies held back by the 3× anti-amplification limit (unvalidated address). */
+  amplificationBlocked: number;
+  /** Path challenges sent after packets came from a new address, and validated moves to a new address. */
+  pathChallenges: number;
+  migrations: number;
   /** RTT estimates and the current RTO. */
   srtt: number;
   rttvar: number;
@@ -97,5 +102,8 @@ export function newCounters(): Counters {
     corruptDrops: 0,
     malformedDrops: 0,
     invalidAcks: 0,
+    amplificationBlocked: 0,
+    pathChallenges: 0,
+    migrations: 0,
   };
 }

@@ -3,20 +3,22 @@
  * returns a fully validated `PacketRepr` or throws `DecodeError`; nothing else.
  * Layout (big-endian), documented byte by byte in docs/PROTOCOL.md:
  *
- *   0  u16 magic 0x5255 ("RU")   2 u8 version   3 u8 flags
+ *   0  u8 magic 0x52 ("R")   1 u8 version   2 u16 flags
  *   4  u32 destination cid       8 u32 source cid
  *  12  u32 tsval                16 u32 tsecr
- *  20  [SYN]  u32 isn, u32 window, u16 max packet size, u16 ext length, ext
- *      [ACK]  u32 cumulative ack, u32 window, u32 ack delay (µs), u8 n, n × (u32 start, u32 end)
- *      [DATA] u32 seq, payload …
+ *  20  [SYN]   u32 isn, u32 window, u16 max packet size, u16 ext length, ext
+ *      [RETRY] u8 token length, token
+ *      [ACK]   u32 cumulative ack, u32 window, u32 ack delay (µs), u8 n, n × (u32 start, u32 end)
+ *      [PATH]  8 bytes of path challenge or response data
+ *      [DATA]  u32 seq, payload …
  * end-4 u32 CRC-32C of everything before it
  */
 
 import { DecodeError } from "../errors.js";
 import { crc32c } from "./crc32c.js";
 
-/** The two magic bytes that open every rudp datagram. */
-export const MAGIC = 0x5255;
+/** The magic byte that opens every rudp datagram. */
+export const MAGIC = 0x52;
 /** The wire format version this code speaks. */
 export const VERSION = 1;
 
@@ -30,7 +32,15 @@ export const Flag = {
   PING: 0x20,
   MSG: 0x40,
   MSG_END: 0x80,
+  /** Stateless reply to a SYN: "prove your address", carrying a token to echo. */
+  RETRY: 0x100,
+  /** Path validation (address change): a challenge, and the response echoing it. */
+  CHALLENGE: 0x200,
+  RESPONSE: 0x400,
 } as const;
+
+/** Flag bits this version understands; any other bit set is malformed. */
+const KNOWN_FLAGS = 0x7ff;
 
 /** Bytes of the fixed header. */
 export const HEADER_SIZE = 20;
@@ -44,6 +54,10 @@ export const ACK_SECTION_SIZE = 13;
 export const SACK_RANGE_SIZE = 8;
 /** Bytes of the DATA section before its payload. */
 export const DATA_SECTION_SIZE = 4;
+/** Bytes of path challenge / response data. */
+export const PATH_DATA_SIZE = 8;
+/** The longest RETRY token. */
+export const MAX_TOKEN_SIZE = 64;
 /** The most SACK ranges one ACK section may carry. */
 export const MAX_SACK_RANGES = 32;
 /** SACK ranges piggybacked on a data packet; pure ACKs carry up to MAX_SACK_RANGES. */
@@ -91,6 +105,10 @@ export interface PacketRepr {
   tsecr: number;
   handshake: HandshakeRepr | undefined;
   ack: AckRepr | undefined;
+  /** RETRY token (present when RETRY is set). */
+  token?: Uint8Array;
+  /** Path challenge or response data (present when CHALLENGE or RESPONSE is set). */
+  path?: Uint8Array;
   /** Sequence number of the data segment (present when DATA is set). */
   seq: number;
   /** Segment payload (a view into the datagram, valid until the datagram is reused). */
@@ -101,8 +119,7 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** Reads only the destination cid, for routing before full validation; -1 if not an rudp v1 datagram. */
 export function peekDcid(data: Uint8Array): number {
-  if (data.length < MIN_PACKET_SIZE || data[0] !== MAGIC >> 8 || data[1] !== (MAGIC & 0xff) || data[2] !== VERSION)
-    return -1;
+  if (data.length < MIN_PACKET_SIZE || data[0] !== MAGIC || data[1] !== VERSION) return -1;
   return ((data[4] << 24) | (data[5] << 16) | (data[6] << 8) | data[7]) >>> 0;
 }
 
@@ -123,10 +140,15 @@ export function parsePacket(data: Uint8Array): PacketRepr {
   const len = data.length - CHECKSUM_SIZE;
   if (len < HEADER_SIZE) throw new DecodeError("datagram shorter than the header");
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  if (view.getUint16(0) !== MAGIC) throw new DecodeError("bad magic");
-  if (data[2] !== VERSION) throw new DecodeError(`unsupported version ${data[2]}`);
-  const flags = data[3];
+  if (data[0] !== MAGIC) throw new DecodeError("bad magic");
+  if (data[1] !== VERSION) throw new DecodeError(`unsupported version ${data[1]}`);
+  const flags = view.getUint16(2);
+  if (flags & ~KNOWN_FLAGS) throw new DecodeError("unknown flags");
   if (flags & Flag.RST && flags & ~Flag.RST) throw new DecodeError("RST combined with other flags");
+  if (flags & Flag.RETRY && flags & ~Flag.RETRY) throw new DecodeError("RETRY combined with other flags");
+  const path = flags & (Flag.CHALLENGE | Flag.RESPONSE);
+  if (path === (Flag.CHALLENGE | Flag.RESPONSE)) throw new DecodeError("CHALLENGE with RESPONSE");
+  if (path && flags & Flag.SYN) throw new DecodeError("path validation during the handshake");
   if ((flags & (Flag.FIN | Flag.MSG | Flag.MSG_END)) !== 0 && (flags & Flag.DATA) === 0)
     throw new DecodeError("segment flag without DATA");
   if (flags & Flag.FIN && flags & (Flag.MSG | Flag.MSG_END)) throw new DecodeError("FIN segment marked as message");
@@ -134,8 +156,15 @@ export function parsePacket(data: Uint8Array): PacketRepr {
   if (flags & Flag.SYN && flags & Flag.DATA) throw new DecodeError("SYN carrying data");
   const dcid = view.getUint32(4);
   const scid = view.getUint32(8);
-  if (scid === 0 && !(flags & Flag.RST)) throw new DecodeError("zero source cid");
+  if (scid === 0 && !(flags & (Flag.RST | Flag.RETRY))) throw new DecodeError("zero source cid");
   let off = HEADER_SIZE;
+  let token: Uint8Array | undefined;
+  if (flags & Flag.RETRY) {
+    const n = data[off];
+    if (off + 1 + n !== len || n === 0 || n > MAX_TOKEN_SIZE) throw new DecodeError("bad RETRY token");
+    token = data.subarray(off + 1, off + 1 + n);
+    off += 1 + n;
+  }
   let handshake: HandshakeRepr | undefined;
   if (flags & Flag.SYN) {
     if (off + SYN_SECTION_SIZE > len) throw new DecodeError("truncated SYN section");
@@ -173,6 +202,12 @@ export function parsePacket(data: Uint8Array): PacketRepr {
     ack = { cumAck, window: view.getUint32(off + 4), ackDelay: view.getUint32(off + 8), ranges };
     off = p;
   }
+  let pathData: Uint8Array | undefined;
+  if (path) {
+    if (off + PATH_DATA_SIZE > len) throw new DecodeError("truncated path data");
+    pathData = data.subarray(off, off + PATH_DATA_SIZE);
+    off += PATH_DATA_SIZE;
+  }
   let seq = 0;
   let payload: Uint8Array = EMPTY;
   if (flags & Flag.DATA) {
@@ -183,14 +218,28 @@ export function parsePacket(data: Uint8Array): PacketRepr {
   } else if (off !== len) {
     throw new DecodeError("trailing bytes after the last section");
   }
-  return { flags, dcid, scid, tsval: view.getUint32(12), tsecr: view.getUint32(16), handshake, ack, seq, payload };
+  return {
+    flags,
+    dcid,
+    scid,
+    tsval: view.getUint32(12),
+    tsecr: view.getUint32(16),
+    handshake,
+    ack,
+    token,
+    path: pathData,
+    seq,
+    payload,
+  };
 }
 
 /** Bytes `emitPacket` will write for `p`. */
 export function packetLength(p: PacketRepr): number {
   let n = HEADER_SIZE + CHECKSUM_SIZE;
   if (p.handshake) n += SYN_SECTION_SIZE + p.handshake.ext.length;
+  if (p.flags & Flag.RETRY) n += 1 + (p.token?.length ?? 0);
   if (p.ack) n += ACK_SECTION_SIZE + (p.ack.ranges.length / 2) * SACK_RANGE_SIZE;
+  if (p.flags & (Flag.CHALLENGE | Flag.RESPONSE)) n += PATH_DATA_SIZE;
   if (p.flags & Flag.DATA) n += DATA_SECTION_SIZE + p.payload.length;
   return n;
 }
@@ -198,9 +247,9 @@ export function packetLength(p: PacketRepr): number {
 /** Writes `p` into `out` (which must hold packetLength(p) bytes) and returns the length written. */
 export function emitPacket(p: PacketRepr, out: Uint8Array): number {
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  view.setUint16(0, MAGIC);
-  out[2] = VERSION;
-  out[3] = p.flags;
+  out[0] = MAGIC;
+  out[1] = VERSION;
+  view.setUint16(2, p.flags);
   view.setUint32(4, p.dcid >>> 0);
   view.setUint32(8, p.scid >>> 0);
   view.setUint32(12, p.tsval >>> 0);
@@ -215,6 +264,12 @@ export function emitPacket(p: PacketRepr, out: Uint8Array): number {
     out.set(h.ext, off + SYN_SECTION_SIZE);
     off += SYN_SECTION_SIZE + h.ext.length;
   }
+  if (p.flags & Flag.RETRY) {
+    const t = p.token ?? EMPTY;
+    out[off] = t.length;
+    out.set(t, off + 1);
+    off += 1 + t.length;
+  }
   if (p.ack) {
     const a = p.ack;
     const n = a.ranges.length / 2;
@@ -227,6 +282,10 @@ export function emitPacket(p: PacketRepr, out: Uint8Array): number {
       view.setUint32(off, a.ranges[i] >>> 0);
       off += 4;
     }
+  }
+  if (p.flags & (Flag.CHALLENGE | Flag.RESPONSE)) {
+    out.set((p.path ?? EMPTY).subarray(0, PATH_DATA_SIZE), off);
+    off += PATH_DATA_SIZE;
   }
   if (p.flags & Flag.DATA) {
     view.setUint32(off, p.seq >>> 0);
