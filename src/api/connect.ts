@@ -5,7 +5,7 @@
  */
 
 import type { TransportConfig } from "../core/config.js";
-import { Endpoint } from "../core/endpoint.js";
+import { Endpoint, type EndpointOptions } from "../core/endpoint.js";
 import { RudpArgumentError } from "../core/errors.js";
 import { EndpointDriver } from "../driver/endpoint-driver.js";
 import type { Runtime } from "../runtime/runtime.js";
@@ -35,6 +35,8 @@ export interface ConnectOptions extends SocketOptions, Partial<TransportConfig> 
   udpSendBufferSize?: number;
   /** Where time, timers and sockets come from (tests pass a simulated runtime). */
   runtime?: Runtime;
+  /** Called for every datagram sent, received or dropped (for tracing tools). */
+  onTrace?: EndpointOptions["onTrace"];
 }
 
 /**
@@ -119,7 +121,7 @@ async function open(socket: Socket, runtime: Runtime, o: ConnectOptions, host: s
     udp.close();
     return;
   }
-  const endpoint = new Endpoint({ ...transportOptions(o), rng: runtime.rng });
+  const endpoint = new Endpoint({ ...transportOptions(o), rng: runtime.rng, onTrace: o.onTrace });
   const driver = new EndpointDriver(runtime, udp, endpoint);
   driver.onError = (err) => socket.destroy(err);
   const conn = driver.connect(remote);

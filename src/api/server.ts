@@ -9,7 +9,7 @@ import { EventEmitter } from "node:events";
 import { resolveConfig, type TransportConfig } from "../core/config.js";
 import { CONTROLLER_NAMES } from "../core/congestion/index.js";
 import type { Connection } from "../core/connection/connection.js";
-import { Endpoint } from "../core/endpoint.js";
+import { Endpoint, type EndpointOptions } from "../core/endpoint.js";
 import { RudpArgumentError } from "../core/errors.js";
 import { EndpointDriver } from "../driver/endpoint-driver.js";
 import type { Runtime } from "../runtime/runtime.js";
@@ -29,6 +29,12 @@ export interface ServerOptions extends SocketOptions, Partial<TransportConfig> {
   ipv6Only?: boolean;
   /** Where time, timers and sockets come from (tests pass a simulated runtime). */
   runtime?: Runtime;
+  /** When a SYN must first prove its address with a RETRY token (default "under-load"). */
+  addressValidation?: EndpointOptions["addressValidation"];
+  /** RETRY token lifetime in µs (default 10 s). */
+  tokenLifetime?: number;
+  /** Called for every datagram sent, received or dropped (for tracing tools). */
+  onTrace?: EndpointOptions["onTrace"];
 }
 
 /** `listen()` options, as node:net's. */
@@ -128,6 +134,9 @@ export class Server extends EventEmitter {
       rng: runtime.rng,
       maxConnections: this.#maxConnections,
       backlog,
+      addressValidation: this.#options.addressValidation,
+      tokenLifetime: this.#options.tokenLifetime,
+      onTrace: this.#options.onTrace,
     });
     const driver = new EndpointDriver(runtime, udp, endpoint);
     driver.onIncoming = (conn) => this.#accept(conn);

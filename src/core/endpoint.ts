@@ -49,6 +49,8 @@ export interface EndpointOptions extends Partial<TransportConfig> {
   addressValidation?: "always" | "under-load" | "never";
   /** How long a RETRY token stays valid (µs). Default 10 s. */
   tokenLifetime?: number;
+  /** Called for every datagram sent, received or dropped (tracing; leave unset for speed). */
+  onTrace?: (event: TraceEvent) => void;
 }
 
 /** Something the endpoint reports to its driver. */
@@ -57,6 +59,35 @@ export type EndpointEvent =
   | { type: "incoming"; connection: Connection }
   /** An event on one connection. */
   | { type: "event"; connection: Connection; event: ConnectionEvent };
+
+/** Why a datagram was dropped, in traces. */
+export type DropReason =
+  | "foreign"
+  | "corrupt"
+  | "malformed"
+  | "unknown-connection"
+  | "forged-token"
+  | "handshake-refused";
+
+/** One packet event, for `--trace`-style tools (qlog-like). Times are µs. */
+export interface TraceEvent {
+  time: Instant;
+  event: "send" | "recv" | "drop";
+  /** The local connection id (0 when none), the peer's address. */
+  conn: number;
+  peer: Address;
+  /** Header flags and fields of the packet (absent for undecodable drops). */
+  flags: number;
+  seq?: number;
+  ack?: number;
+  size: number;
+  /** For sends: a retransmission. For drops: why. */
+  retransmit?: boolean;
+  reason?: DropReason;
+  /** The connection's congestion window and smoothed RTT after the event. */
+  cwnd?: number;
+  srtt?: number;
+}
 
 /** A datagram to send. `data` is valid until the next `pollTransmit` call. */
 export interface Transmit {
@@ -110,6 +141,7 @@ export class Endpoint implements ConnectionHost {
   readonly #backlog: number;
   readonly #addressValidation: "always" | "under-load" | "never";
   readonly #tokens: AddressTokens;
+  readonly #onTrace: ((event: TraceEvent) => void) | undefined;
   /** Passive connections still in their handshake. */
   readonly #halfOpen = new Set<Connection>();
   readonly #rstRate: number;
@@ -157,8 +189,10 @@ export class Endpoint implements ConnectionHost {
       addressValidation = "under-load",
       tokenLifetime = 10 * SECOND,
       rng,
+      onTrace,
       ...transport
     } = options;
+    this.#onTrace = onTrace;
     if (!["always", "under-load", "never"].includes(addressValidation))
       throw new RudpArgumentError(
         "ERR_INVALID_ARG_VALUE",
@@ -262,12 +296,14 @@ export class Endpoint implements ConnectionHost {
     const dcid = peekDcid(data);
     if (dcid < 0) {
       stats.foreignDrops++;
+      this.#traceDrop(now, from, data.length, "foreign", undefined);
       return;
     }
     const conn = dcid === 0 ? undefined : this.#byCid.get(dcid);
     if (!checksumValid(data)) {
       stats.corruptDrops++;
       conn?.countDrop("corrupt");
+      this.#traceDrop(now, from, data.length, "corrupt", undefined);
       return;
     }
     let p: PacketRepr;
@@ -276,8 +312,10 @@ export class Endpoint implements ConnectionHost {
     } catch {
       stats.malformedDrops++;
       conn?.countDrop("malformed");
+      this.#traceDrop(now, from, data.length, "malformed", undefined);
       return;
     }
+    if (this.#onTrace) this.#trace(now, "recv", conn, from, p, data.length, false);
     if (dcid === 0) {
       if ((p.flags & (Flag.SYN | Flag.ACK)) === Flag.SYN) this.#handleSyn(now, from, p, data.length);
       else stats.malformedDrops++;
@@ -285,6 +323,7 @@ export class Endpoint implements ConnectionHost {
     }
     if (!conn) {
       stats.unknownConnectionDrops++;
+      this.#traceDrop(now, from, data.length, "unknown-connection", p);
       if (!(p.flags & Flag.RST)) this.#sendRst(now, from, p.scid, dcid, p.tsval);
       return;
     }
@@ -333,7 +372,9 @@ export class Endpoint implements ConnectionHost {
     if (this.#stateless.length > 0) {
       const s = this.#stateless.shift() as Stateless;
       this.#stats.datagramsSent++;
-      return { to: s.to, data: s.data.subarray(0, s.length) };
+      const data = s.data.subarray(0, s.length);
+      if (this.#onTrace) this.#traceSent(now, undefined, s.to, data);
+      return { to: s.to, data };
     }
     for (const conn of this.#ready) {
       let n = 0;
@@ -347,7 +388,9 @@ export class Endpoint implements ConnectionHost {
       this.#afterTouch(conn);
       if (n > 0) {
         this.#stats.datagramsSent++;
-        return { to: conn.destination, data: this.#scratch.subarray(0, n) };
+        const data = this.#scratch.subarray(0, n);
+        if (this.#onTrace) this.#traceSent(now, conn, conn.destination, data);
+        return { to: conn.destination, data };
       }
     }
     return undefined;
@@ -396,6 +439,7 @@ export class Endpoint implements ConnectionHost {
       const verdict = this.#tokens.check(now, token, from, p.scid);
       if (verdict === "forged") {
         this.#stats.invalidTokens++;
+        this.#traceDrop(now, from, size, "forged-token", p);
         return;
       }
       validated = verdict === "valid"; // an expired token earns a fresh RETRY below
@@ -488,6 +532,53 @@ export class Endpoint implements ConnectionHost {
       const cid = nonZeroU32(this.#rng);
       if (!this.#byCid.has(cid)) return cid;
     }
+  }
+
+  #traceSent(now: Instant, conn: Connection | undefined, to: Address, data: Uint8Array): void {
+    try {
+      this.#trace(now, "send", conn, to, parsePacket(data), data.length, conn?.lastWasRetransmit ?? false);
+    } catch {
+      // Our own datagrams always parse; a trace must never break sending.
+    }
+  }
+
+  #traceDrop(now: Instant, from: Address, size: number, reason: DropReason, p: PacketRepr | undefined): void {
+    this.#onTrace?.({
+      time: now,
+      event: "drop",
+      conn: p ? p.dcid : 0,
+      peer: from,
+      flags: p?.flags ?? 0,
+      seq: p && p.flags & Flag.DATA ? p.seq : undefined,
+      ack: p?.ack?.cumAck,
+      size,
+      reason,
+    });
+  }
+
+  #trace(
+    now: Instant,
+    event: "send" | "recv",
+    conn: Connection | undefined,
+    peer: Address,
+    p: PacketRepr,
+    size: number,
+    retransmit: boolean,
+  ): void {
+    const st = conn?.stats();
+    this.#onTrace?.({
+      time: now,
+      event,
+      conn: conn?.localCid ?? 0,
+      peer,
+      flags: p.flags,
+      seq: p.flags & Flag.DATA ? p.seq : undefined,
+      ack: p.ack?.cumAck,
+      size,
+      retransmit,
+      cwnd: st?.cwnd,
+      srtt: st?.srtt,
+    });
   }
 
   /** Answers a SYN statelessly with a RETRY carrying an address token (smaller than 3× the SYN). */

@@ -11,7 +11,15 @@ export { CONTROLLER_NAMES, CONTROLLERS, NewReno } from "./congestion/index.js";
 export { Connection, type ConnectionHost, type ConnectionInit } from "./connection/connection.js";
 export { type State, type StateEvent, stateDiagram, TRANSITIONS } from "./connection/state.js";
 export type { ConnectionStats } from "./connection/stats.js";
-export { Endpoint, type EndpointEvent, type EndpointOptions, type EndpointStats, type Transmit } from "./endpoint.js";
+export {
+  type DropReason,
+  Endpoint,
+  type EndpointEvent,
+  type EndpointOptions,
+  type EndpointStats,
+  type TraceEvent,
+  type Transmit,
+} from "./endpoint.js";
 export {
   type ConnectionErrorCode,
   DecodeError,

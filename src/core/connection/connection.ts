@@ -87,6 +87,7 @@ export class Connection {
   #remote: Address;
   /** Where the datagram last written by pollTransmit goes (the remote, or a path being validated). */
   #destination: Address;
+  #lastWasRetransmit = false;
   readonly #rng: Rng;
   readonly localCid: number;
   #peerCid = 0;
@@ -220,6 +221,10 @@ export class Connection {
   /** The peer's address (it changes when a new path is validated). */
   get remote(): Address {
     return this.#remote;
+  }
+  /** True when the datagram last returned by pollTransmit resent data (for traces). */
+  get lastWasRetransmit(): boolean {
+    return this.#lastWasRetransmit;
   }
   /** Where the datagram last returned by pollTransmit must be sent. */
   get destination(): Address {
@@ -879,6 +884,7 @@ export class Connection {
   /** Writes the next datagram into `out` and returns its length, or 0 when there is nothing to send now. */
   pollTransmit(now: Instant, out: Uint8Array): number {
     this.#destination = this.#remote;
+    this.#lastWasRetransmit = false;
     if (this.#sendRst) {
       this.#sendRst = false;
       return this.#emit(now, out, Flag.RST, undefined);
@@ -982,6 +988,7 @@ export class Connection {
     if (resend) {
       this.#sent.markResent(seg, now);
       this.#counters.retransmits++;
+      this.#lastWasRetransmit = true;
     }
     if (this.#rtoDeadline === NEVER) this.#rtoDeadline = now + this.#rtt.backedOff(this.#rtoBackoff);
     this.#cc.onPacketSent(now, n);
