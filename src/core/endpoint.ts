@@ -315,7 +315,7 @@ export class Endpoint implements ConnectionHost {
       this.#traceDrop(now, from, data.length, "malformed", undefined);
       return;
     }
-    if (this.#onTrace) this.#trace(now, "recv", conn, from, p, data.length, false);
+    if (this.#onTrace && !conn) this.#trace(now, "recv", undefined, from, p, data.length, false);
     if (dcid === 0) {
       if ((p.flags & (Flag.SYN | Flag.ACK)) === Flag.SYN) this.#handleSyn(now, from, p, data.length);
       else stats.malformedDrops++;
@@ -339,6 +339,7 @@ export class Endpoint implements ConnectionHost {
       }
     }
     this.#deliver(now, conn, p, data.length);
+    if (this.#onTrace) this.#trace(now, "recv", conn, from, p, data.length, false); // after: cwnd/srtt include it
   }
 
   /** The network reported `remote` unreachable (ICMP): connections still opening to it are refused. */

@@ -28,11 +28,7 @@ export class ConnLog {
     return concat(this.chunks);
   }
   /** Count of stream bytes received. */
-  get byteCount(): number {
-    let n = 0;
-    for (const c of this.chunks) n += c.length;
-    return n;
-  }
+  byteCount = 0;
 }
 
 /** A core endpoint on the simulated network, logging what each connection delivers. */
@@ -71,7 +67,10 @@ export class SimPeer extends EndpointNode {
   /** Reads whatever `conn` has buffered into its log. */
   readAll(conn: Connection): void {
     const l = this.log(conn);
-    for (let c = conn.read(); c; c = conn.read()) l.chunks.push(c);
+    for (let c = conn.read(); c; c = conn.read()) {
+      l.chunks.push(c);
+      l.byteCount += c.length;
+    }
     for (let m = conn.readMessage(); m; m = conn.readMessage()) l.messages.push(m);
   }
 

@@ -20,6 +20,13 @@ export interface AckSample {
   inRecovery: boolean;
   /** True when the sender had less data than the window allowed (application-limited). */
   appLimited: boolean;
+  /** Bytes delivered so far on the connection, and when the acknowledged packet was sent. */
+  delivered: number;
+  priorDelivered: number;
+  /** Delivery rate (bytes/s) measured over the newest acknowledged packet's flight; 0 when no valid sample. */
+  deliveryRate: number;
+  /** True when that rate was measured while the sender was application-limited (a lower bound). */
+  rateAppLimited: boolean;
 }
 
 /** A congestion control algorithm for one connection. */

@@ -2,15 +2,18 @@
  * The registry of congestion controllers, chosen per connection by name.
  */
 
+import { Bbr } from "./bbr.js";
 import type { ControllerFactory } from "./controller.js";
 import { NewReno } from "./new-reno.js";
 
+export { Bbr } from "./bbr.js";
 export type { AckSample, CongestionController, ControllerFactory } from "./controller.js";
 export { NewReno } from "./new-reno.js";
 
 /** Controllers by name. */
 export const CONTROLLERS: Readonly<Record<string, ControllerFactory>> = Object.freeze({
-  newreno: (mss, iw) => new NewReno(mss, iw),
+  newreno: (size, iw) => new NewReno(size, iw),
+  bbr: (size, iw) => new Bbr(size, iw),
 });
 
 /** Names accepted by the `congestionControl` option. */

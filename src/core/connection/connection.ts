@@ -178,6 +178,15 @@ export class Connection {
   #ackTime: Instant = 0;
   #newlyAckedBytes = 0;
 
+  // Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation) and pacing.
+  #delivered = 0;
+  #deliveredTime: Instant = 0;
+  #firstSentTime: Instant = 0;
+  #appLimitedUntil = 0;
+  #rateSample: SentSegment | undefined;
+  #paceAt: Instant = 0;
+  #pacingDeadline: Instant = NEVER;
+
   constructor(init: ConnectionInit) {
     const { config } = init;
     this.#config = config;
@@ -418,7 +427,7 @@ export class Connection {
     if (this.#state === "CLOSED") return NEVER;
     if (this.#state === "TIME-WAIT") return this.#timeWaitDeadline;
     let t = Math.min(this.#synDeadline, this.#rtoDeadline, this.#tlpDeadline, this.#rackDeadline, this.#ack.deadline);
-    t = Math.min(t, this.#persistDeadline);
+    t = Math.min(t, this.#persistDeadline, this.#pacingDeadline);
     if (isSynchronized(this.#state)) {
       const c = this.#config;
       if (this.#sent.count === 0) {
@@ -475,6 +484,7 @@ export class Connection {
       this.#onRetransmissionTimeout(now);
       if (this.#state === "CLOSED") return;
     }
+    if (now >= this.#pacingDeadline) this.#pacingDeadline = NEVER; // pollTransmit may send again
     if (now >= this.#persistDeadline) {
       this.#sendPing = true;
       this.#persistBackoff++;
@@ -716,6 +726,7 @@ export class Connection {
     }
     this.#ackTime = now;
     this.#newlyAckedBytes = 0;
+    this.#rateSample = undefined;
     const inFlightBefore = sent.bytesInFlight;
     const advanced = cum > sent.una;
     if (advanced) sent.ackBelow(cum, this.#onSegmentAcked);
@@ -754,7 +765,12 @@ export class Connection {
     }
     this.#detectLosses(now);
     if (newly > 0) {
+      const { rate, prior, appLimited } = this.#takeRateSample(now);
       this.#cc.onAck(now, {
+        delivered: this.#delivered,
+        priorDelivered: prior,
+        deliveryRate: rate,
+        rateAppLimited: appLimited,
         ackedBytes: newly,
         bytesInFlight: sent.bytesInFlight,
         latestRtt: this.#rtt.latest,
@@ -781,6 +797,9 @@ export class Connection {
 
   #segmentAcked(seg: SentSegment): void {
     this.#newlyAckedBytes += seg.size;
+    this.#delivered += seg.size;
+    this.#deliveredTime = this.#ackTime;
+    if (!this.#rateSample || seg.sentAt > this.#rateSample.sentAt) this.#rateSample = seg;
     if (seg.sentAt > this.#recoveryStart) this.#inRecovery = false;
     // RACK (RFC 8985 §6.2): remember the send time of the most recently sent delivered segment,
     // ignoring retransmissions acked too fast to be the retransmission that was delivered.
@@ -789,6 +808,20 @@ export class Connection {
       this.#rackXmitTime = seg.sentAt;
       this.#rackRtt = this.#ackTime - seg.sentAt;
     }
+  }
+
+  /** The delivery rate over the flight of the newest packet this ACK acknowledged. */
+  #takeRateSample(now: Instant): { rate: number; prior: number; appLimited: boolean } {
+    const p = this.#rateSample;
+    if (!p) return { rate: 0, prior: this.#delivered, appLimited: true };
+    if (this.#appLimitedUntil > 0 && this.#delivered > this.#appLimitedUntil) this.#appLimitedUntil = 0;
+    const sendElapsed = p.sentAt - p.firstSentTime;
+    const ackElapsed = now - p.deliveredTime;
+    const interval = Math.max(sendElapsed, ackElapsed);
+    this.#firstSentTime = p.sentAt;
+    // Intervals shorter than the minimum RTT would overestimate the rate (§3.3).
+    if (interval <= 0 || interval < this.#rtt.minRtt) return { rate: 0, prior: p.delivered, appLimited: p.appLimited };
+    return { rate: ((this.#delivered - p.delivered) * 1e6) / interval, prior: p.delivered, appLimited: p.appLimited };
   }
 
   /** RACK time threshold and SACK DupThresh (RFC 8985 §6.2, RFC 6675 IsLost) over the scoreboard. */
@@ -910,8 +943,11 @@ export class Connection {
     }
     const sent = this.#sent;
     const cwnd = this.#cc.window;
+    this.#pacingDeadline = NEVER;
+    const paced = this.#cc.pacingRate !== undefined && now < this.#paceAt;
+    if (paced) this.#pacingDeadline = this.#paceAt;
 
-    while (this.#lostHead < this.#lostQueue.length && sent.bytesInFlight < cwnd) {
+    while (!paced && this.#lostHead < this.#lostQueue.length && sent.bytesInFlight < cwnd) {
       const seg = this.#lostQueue[this.#lostHead++];
       if (this.#lostHead === this.#lostQueue.length) {
         this.#lostQueue.length = 0;
@@ -937,9 +973,11 @@ export class Connection {
       }
     }
 
-    if (sent.bytesInFlight < cwnd) {
+    if (!paced && sent.bytesInFlight < cwnd) {
       const n = this.#sendNewSegment(now, out, false);
       if (n > 0) return n;
+      // Nothing more to send with room in the window: rate samples taken now are application-limited.
+      if (this.#queue.isEmpty) this.#appLimitedUntil = Math.max(1, this.#delivered + sent.bytesInFlight);
     }
 
     if (this.#sendPing) {
@@ -982,6 +1020,14 @@ export class Connection {
   }
 
   #emitSegment(now: Instant, out: Uint8Array, seg: SentSegment, resend: boolean): number {
+    if (this.#sent.bytesInFlight === 0) {
+      this.#firstSentTime = now;
+      this.#deliveredTime = now;
+    }
+    seg.delivered = this.#delivered;
+    seg.deliveredTime = this.#deliveredTime;
+    seg.firstSentTime = this.#firstSentTime;
+    seg.appLimited = this.#appLimitedUntil > 0;
     this.#out.seq = wrapSeq(seg.seq);
     this.#out.payload = seg.payload;
     const n = this.#emit(now, out, seg.flags, undefined);
@@ -992,6 +1038,7 @@ export class Connection {
     }
     if (this.#rtoDeadline === NEVER) this.#rtoDeadline = now + this.#rtt.backedOff(this.#rtoBackoff);
     this.#cc.onPacketSent(now, n);
+    this.#pace(now, n);
     return n;
   }
 
@@ -1039,6 +1086,15 @@ export class Connection {
     this.#counters.packetsSent++;
     this.#counters.bytesSent += n;
     return n;
+  }
+
+  /** Spaces data packets at the controller's pacing rate, allowing a burst of about 1 ms (timer granularity). */
+  #pace(now: Instant, bytes: number): void {
+    const rate = this.#cc.pacingRate;
+    if (rate === undefined || rate <= 0) return;
+    const perByte = 1e6 / rate; // µs per byte
+    const burst = Math.max(2 * this.#maxPacketSize * perByte, 1000);
+    this.#paceAt = Math.max(this.#paceAt, now - burst) + bytes * perByte;
   }
 
   /** SACK ranges that fit a pure ACK (or PING) within the agreed packet size. */

@@ -37,6 +37,11 @@ export class SentSegment {
   lost = false;
   /** Why it was last declared lost. */
   lossCause = LossCause.None;
+  /** Delivery-rate state when it was (last) sent (draft-cheng-iccrg-delivery-rate-estimation §3.2). */
+  delivered = 0;
+  deliveredTime: Instant = 0;
+  firstSentTime: Instant = 0;
+  appLimited = false;
 
   constructor(seq: number, flags: number, payload: Uint8Array, size: number, sentAt: Instant) {
     this.seq = seq;

@@ -1,0 +1,186 @@
+/**
+ * BBR congestion control, version 1 as described in draft-cardwell-iccrg-bbr-
+ * congestion-control-00: a model of the path (bottleneck bandwidth as a
+ * windowed max of delivery-rate samples, propagation delay as a windowed min
+ * of RTT samples) sets the pacing rate and the window, instead of reacting to
+ * each loss. Random loss therefore does not collapse throughput as it does for
+ * loss-based controllers. Simplified: no long-term (policer) model.
+ */
+
+import type { Instant } from "../time.js";
+import type { AckSample, CongestionController } from "./controller.js";
+
+const STARTUP_GAIN = 2.885; // 2/ln(2)
+const PROBE_BW_GAINS = [1.25, 0.75, 1, 1, 1, 1, 1, 1];
+const BW_WINDOW_ROUNDS = 10;
+const MIN_RTT_WINDOW = 10_000_000; // µs
+const PROBE_RTT_DURATION = 200_000; // µs
+const MIN_PIPE_PACKETS = 4;
+
+type Mode = "startup" | "drain" | "probe-bw" | "probe-rtt";
+
+/** BBR v1: model-based congestion control with pacing. */
+export class Bbr implements CongestionController {
+  readonly name = "bbr";
+  readonly #packetSize: number;
+  #mode: Mode = "startup";
+  #window: number;
+  #bwSamples: { round: number; bw: number }[] = [];
+  #btlBw = 0;
+  #minRtt = Number.POSITIVE_INFINITY;
+  #minRttStamp: Instant = 0;
+  #round = 0;
+  #nextRoundDelivered = 0;
+  #fullBw = 0;
+  #fullBwCount = 0;
+  #filledPipe = false;
+  #pacingGain = STARTUP_GAIN;
+  #cwndGain = STARTUP_GAIN;
+  #cycleIndex = 0;
+  #cycleStamp: Instant = 0;
+  #probeRttDoneAt: Instant = 0;
+  #priorWindow = 0;
+  #initialRate: number;
+
+  constructor(packetSize: number, initialWindowPackets: number) {
+    this.#packetSize = packetSize;
+    this.#window = Math.max(MIN_PIPE_PACKETS, initialWindowPackets) * packetSize;
+    this.#initialRate = 0;
+  }
+
+  get window(): number {
+    return this.#window;
+  }
+  get ssthresh(): number {
+    return Number.POSITIVE_INFINITY;
+  }
+  /** Bytes per second: gain × bottleneck bandwidth (before a sample: the initial window per ms). */
+  get pacingRate(): number | undefined {
+    if (this.#btlBw > 0) return this.#pacingGain * this.#btlBw;
+    return this.#initialRate > 0 ? this.#initialRate : undefined;
+  }
+  /** The current estimate of the bottleneck bandwidth (bytes/s) and mode, for stats. */
+  get bandwidth(): number {
+    return this.#btlBw;
+  }
+  get mode(): string {
+    return this.#mode;
+  }
+
+  onPacketSent(_now: Instant, _bytes: number): void {}
+
+  onAck(now: Instant, s: AckSample): void {
+    // Round trips are counted in delivered data (§4.1.1.3).
+    const roundStart = s.priorDelivered >= this.#nextRoundDelivered;
+    if (roundStart) {
+      this.#nextRoundDelivered = s.delivered;
+      this.#round++;
+    }
+    if (s.deliveryRate > 0 && (!s.rateAppLimited || s.deliveryRate >= this.#btlBw)) this.#updateBw(s.deliveryRate);
+    if (s.latestRtt > 0 && (s.latestRtt <= this.#minRtt || now - this.#minRttStamp > MIN_RTT_WINDOW)) {
+      if (
+        now - this.#minRttStamp > MIN_RTT_WINDOW &&
+        this.#mode !== "probe-rtt" &&
+        this.#filledPipe &&
+        s.latestRtt > this.#minRtt
+      )
+        this.#enterProbeRtt(now);
+      this.#minRtt = s.latestRtt;
+      this.#minRttStamp = now;
+    }
+    if (roundStart && !this.#filledPipe) this.#checkFullPipe();
+
+    switch (this.#mode) {
+      case "startup":
+        if (this.#filledPipe) {
+          this.#mode = "drain";
+          this.#pacingGain = 1 / STARTUP_GAIN;
+          this.#cwndGain = STARTUP_GAIN;
+        }
+        break;
+      case "drain":
+        if (s.bytesInFlight <= this.#bdp(1)) this.#enterProbeBw(now);
+        break;
+      case "probe-bw":
+        if (this.#minRtt < Number.POSITIVE_INFINITY && now - this.#cycleStamp > this.#minRtt) {
+          this.#cycleIndex = (this.#cycleIndex + 1) % PROBE_BW_GAINS.length;
+          this.#cycleStamp = now;
+          this.#pacingGain = PROBE_BW_GAINS[this.#cycleIndex];
+        }
+        break;
+      case "probe-rtt":
+        if (now >= this.#probeRttDoneAt) {
+          this.#minRttStamp = now;
+          this.#window = Math.max(this.#window, this.#priorWindow);
+          if (this.#filledPipe) this.#enterProbeBw(now);
+          else {
+            this.#mode = "startup";
+            this.#pacingGain = STARTUP_GAIN;
+            this.#cwndGain = STARTUP_GAIN;
+          }
+        }
+        break;
+    }
+    this.#setWindow(s);
+  }
+
+  onCongestionEvent(_now: Instant, _bytesInFlight: number): void {
+    // BBR v1 does not reduce its model on loss; losses are repaired by the connection.
+  }
+
+  onRetransmissionTimeout(_now: Instant, _first: boolean): void {
+    this.#priorWindow = Math.max(this.#priorWindow, this.#window);
+    this.#window = MIN_PIPE_PACKETS * this.#packetSize;
+  }
+
+  #updateBw(rate: number): void {
+    const samples = this.#bwSamples;
+    samples.push({ round: this.#round, bw: rate });
+    while (samples.length > 0 && samples[0].round <= this.#round - BW_WINDOW_ROUNDS) samples.shift();
+    let max = 0;
+    for (const x of samples) if (x.bw > max) max = x.bw;
+    this.#btlBw = max;
+  }
+
+  #checkFullPipe(): void {
+    if (this.#btlBw >= this.#fullBw * 1.25) {
+      this.#fullBw = this.#btlBw;
+      this.#fullBwCount = 0;
+      return;
+    }
+    if (++this.#fullBwCount >= 3) this.#filledPipe = true;
+  }
+
+  #enterProbeBw(now: Instant): void {
+    this.#mode = "probe-bw";
+    this.#cwndGain = 2;
+    this.#cycleIndex = 1 + (this.#round % (PROBE_BW_GAINS.length - 1)); // any phase but the probing one
+    this.#pacingGain = PROBE_BW_GAINS[this.#cycleIndex];
+    this.#cycleStamp = now;
+  }
+
+  #enterProbeRtt(now: Instant): void {
+    this.#mode = "probe-rtt";
+    this.#pacingGain = 1;
+    this.#priorWindow = this.#window;
+    this.#probeRttDoneAt = now + PROBE_RTT_DURATION;
+  }
+
+  /** gain × bandwidth-delay product, in bytes. */
+  #bdp(gain: number): number {
+    if (this.#btlBw === 0 || this.#minRtt === Number.POSITIVE_INFINITY) return this.#window;
+    return (gain * this.#btlBw * this.#minRtt) / 1e6;
+  }
+
+  #setWindow(s: AckSample): void {
+    const floor = MIN_PIPE_PACKETS * this.#packetSize;
+    if (this.#mode === "probe-rtt") {
+      this.#window = floor;
+      return;
+    }
+    const target = this.#bdp(this.#cwndGain) + 3 * this.#packetSize;
+    if (this.#filledPipe) this.#window = Math.min(this.#window + s.ackedBytes, target);
+    else if (this.#window < target || this.#btlBw === 0) this.#window += s.ackedBytes;
+    this.#window = Math.max(this.#window, floor);
+  }
+}
