@@ -50,7 +50,7 @@ export const DEFAULT_CONFIG: Readonly<TransportConfig> = Object.freeze({
   receiveWindow: 4 * 1024 * 1024,
   maxMessageSize: 16 * 1024 * 1024,
   initialWindowPackets: 10,
-  congestionControl: "newreno",
+  congestionControl: "cubic",
   initialRto: 1 * SECOND,
   minRto: 200 * MS,
   maxRto: 60 * SECOND,

@@ -315,7 +315,7 @@ export class Endpoint implements ConnectionHost {
       this.#traceDrop(now, from, data.length, "malformed", undefined);
       return;
     }
-    if (this.#onTrace && !conn) this.#trace(now, "recv", undefined, from, p, data.length, false);
+    if (this.#onTrace && dcid === 0) this.#trace(now, "recv", undefined, from, p, data.length, false);
     if (dcid === 0) {
       if ((p.flags & (Flag.SYN | Flag.ACK)) === Flag.SYN) this.#handleSyn(now, from, p, data.length);
       else stats.malformedDrops++;

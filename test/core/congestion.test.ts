@@ -27,7 +27,7 @@ function goodput(congestionControl: string, loss: number, bytes: number, seed = 
 
 describe("congestion control", () => {
   test("controllers are registered by name", () => {
-    assert.deepEqual([...CONTROLLER_NAMES].sort(), ["bbr", "newreno"]);
+    assert.deepEqual([...CONTROLLER_NAMES].sort(), ["bbr", "cubic", "newreno"]);
   });
 
   test("BBR reaches at least 85% of a 100 Mbit/s, 50 ms link with 1% random loss each way", () => {

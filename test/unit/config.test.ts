@@ -31,7 +31,7 @@ test("defaults: no options, empty options and undefined values give the document
     receiveWindow: 4 * 1024 * 1024,
     maxMessageSize: 16 * 1024 * 1024,
     initialWindowPackets: 10,
-    congestionControl: "newreno",
+    congestionControl: "cubic",
     initialRto: 1 * SECOND,
     minRto: 200 * MS,
     maxRto: 60 * SECOND,
@@ -165,7 +165,7 @@ test("congestionControl: any string without a list; must be listed when a list i
   expectError({ congestionControl: "bbr" }, "ERR_INVALID_ARG_VALUE", "congestionControl", ["newreno", "cubic"]);
   expectError({ congestionControl: "" }, "ERR_INVALID_ARG_VALUE", "congestionControl", ["newreno"]);
   // The default is not re-checked against the list unless given explicitly.
-  assert.equal(resolveConfig({}, ["newreno"]).congestionControl, "newreno");
+  assert.equal(resolveConfig({}, ["cubic"]).congestionControl, "cubic");
 });
 
 test("mssFor subtracts the data packet overhead", () => {
