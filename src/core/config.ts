@@ -42,6 +42,8 @@ export interface TransportConfig {
   idleTimeout: Duration;
   /** How long TIME-WAIT lasts (re-ACKing a lost final FIN). */
   timeWait: Duration;
+  /** Tail-loss probe timeout as a multiple of the smoothed RTT (RFC 8985 §7.2 uses 2). */
+  probeTimeoutFactor: number;
 }
 
 /** The defaults, as documented in README.md. */
@@ -62,6 +64,23 @@ export const DEFAULT_CONFIG: Readonly<TransportConfig> = Object.freeze({
   keepaliveInterval: 15 * SECOND,
   idleTimeout: 60 * SECOND,
   timeWait: 4 * SECOND,
+  probeTimeoutFactor: 2,
+});
+
+/**
+ * Named bundles of defaults. "low-latency" trades bandwidth for delay and stays
+ * under congestion control: every packet is acknowledged at once, the RTO may
+ * fall to 50 ms, and tail-loss probes fire after 1.25 × SRTT instead of 2 ×.
+ */
+export const PROFILES: Readonly<Record<string, Partial<TransportConfig>>> = Object.freeze({
+  default: {},
+  "low-latency": {
+    maxAckDelay: 0,
+    ackEveryPackets: 1,
+    minRto: 50 * MS,
+    initialRto: 300 * MS,
+    probeTimeoutFactor: 1.25,
+  },
 });
 
 type Rule = { min: number; max: number; integer: boolean };
@@ -82,6 +101,7 @@ const RULES: Record<Exclude<keyof TransportConfig, "congestionControl">, Rule> =
   keepaliveInterval: { min: 0, max: 24 * 3600 * SECOND, integer: false },
   idleTimeout: { min: 0, max: 24 * 3600 * SECOND, integer: false },
   timeWait: { min: 0, max: 600 * SECOND, integer: false },
+  probeTimeoutFactor: { min: 1, max: 10, integer: false },
 };
 
 /**
@@ -89,14 +109,20 @@ const RULES: Record<Exclude<keyof TransportConfig, "congestionControl">, Rule> =
  * ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE / ERR_INVALID_ARG_VALUE naming the option.
  */
 export function resolveConfig(
-  options: Partial<TransportConfig> = {},
+  options: Partial<TransportConfig> & { profile?: string } = {},
   knownControllers?: readonly string[],
 ): TransportConfig {
   if (options === null || typeof options !== "object")
     throw new RudpArgumentError("ERR_INVALID_ARG_TYPE", 'The "options" argument must be an object');
-  const config: TransportConfig = { ...DEFAULT_CONFIG };
-  for (const key of Object.keys(options) as (keyof TransportConfig)[]) {
-    const value = options[key];
+  const { profile, ...rest } = options;
+  if (profile !== undefined && (typeof profile !== "string" || !Object.hasOwn(PROFILES, profile)))
+    throw new RudpArgumentError(
+      "ERR_INVALID_ARG_VALUE",
+      `The "profile" option must be one of ${Object.keys(PROFILES).join(", ")}; received ${String(profile)}`,
+    );
+  const config: TransportConfig = { ...DEFAULT_CONFIG, ...(profile !== undefined ? PROFILES[profile] : {}) };
+  for (const key of Object.keys(rest) as (keyof TransportConfig)[]) {
+    const value = rest[key];
     if (value === undefined) continue;
     if (key === "congestionControl") {
       if (typeof value !== "string")

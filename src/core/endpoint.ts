@@ -10,7 +10,7 @@
 
 import { type Address, addressKey } from "./address.js";
 import { AddressTokens } from "./address-token.js";
-import { resolveConfig, type TransportConfig } from "./config.js";
+import { PROFILES, resolveConfig, type TransportConfig } from "./config.js";
 import { CONTROLLER_NAMES } from "./congestion/index.js";
 import { Connection, type ConnectionHost } from "./connection/connection.js";
 import { readHandshakeExtensions } from "./connection/handshake-ext.js";
@@ -35,6 +35,8 @@ import {
 
 /** Endpoint options: transport defaults for its connections plus endpoint limits. */
 export interface EndpointOptions extends Partial<TransportConfig> {
+  /** A named bundle of transport defaults ("default", "low-latency"); explicit options override it. */
+  profile?: string;
   /** Most connections held at once (incoming handshakes beyond it are dropped). Default 10,000. */
   maxConnections?: number;
   /** RSTs the endpoint may send per second to strays (token bucket). Default 100. */
@@ -253,11 +255,18 @@ export class Endpoint implements ConnectionHost {
    * Opens a connection to `remote` (active open). `options` override the
    * endpoint's transport settings for this connection.
    */
-  connect(now: Instant, remote: Address, options: Partial<TransportConfig> & { isn?: number } = {}): Connection {
-    const { isn, ...overrides } = options;
-    const config = Object.keys(overrides).length
-      ? resolveConfig({ ...this.config, ...overrides }, CONTROLLER_NAMES)
-      : this.config;
+  connect(
+    now: Instant,
+    remote: Address,
+    options: Partial<TransportConfig> & { isn?: number; profile?: string } = {},
+  ): Connection {
+    const { isn, profile, ...overrides } = options;
+    if (profile !== undefined) resolveConfig({ profile }); // validates the name
+    const base = profile !== undefined ? { ...this.config, ...PROFILES[profile] } : this.config;
+    const config =
+      Object.keys(overrides).length || profile !== undefined
+        ? resolveConfig({ ...base, ...overrides }, CONTROLLER_NAMES)
+        : this.config;
     const conn = new Connection({ config, rng: this.#rng, now, remote, localCid: this.#newCid(), isn, host: this });
     this.#register(conn);
     this.#connecting.set(addressKey(remote), conn);

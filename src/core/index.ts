@@ -5,7 +5,7 @@
  */
 
 export { type Address, addressKey } from "./address.js";
-export { DEFAULT_CONFIG, mssFor, resolveConfig, type TransportConfig } from "./config.js";
+export { DEFAULT_CONFIG, mssFor, PROFILES, resolveConfig, type TransportConfig } from "./config.js";
 export type { AckSample, CongestionController, ControllerFactory } from "./congestion/index.js";
 export { CONTROLLER_NAMES, CONTROLLERS, NewReno } from "./congestion/index.js";
 export { Connection, type ConnectionHost, type ConnectionInit } from "./connection/connection.js";

@@ -27,7 +27,7 @@ function goodput(congestionControl: string, loss: number, bytes: number, seed = 
 
 describe("congestion control", () => {
   test("controllers are registered by name", () => {
-    assert.deepEqual([...CONTROLLER_NAMES].sort(), ["bbr", "cubic", "newreno"]);
+    assert.deepEqual([...CONTROLLER_NAMES].sort(), ["bbr", "cubic", "newreno", "unsafe-uncontrolled"]);
   });
 
   test("BBR reaches at least 85% of a 100 Mbit/s, 50 ms link with 1% random loss each way", () => {
@@ -47,5 +47,51 @@ describe("congestion control", () => {
       const bps = goodput(cc, 0, 40 << 20);
       assert.ok(bps >= 80e6, `${cc}: ${(bps / 1e6).toFixed(1)} Mbit/s`);
     }
+  });
+});
+
+describe("latency", () => {
+  /** p99 delivery latency (µs) of 100-byte messages sent every 10 ms for 60 s over a 50 ms RTT path with 5% loss each way. */
+  function p99Latency(profile: string): number {
+    const { net, client, server } = makePair({ seed: 5, link: { delay: 25 * MS, loss: 0.05 }, config: { profile } });
+    const c = client.connect(server.address);
+    assert.ok(net.runUntil(() => server.accepted.length === 1));
+    const s = server.accepted[0];
+    server.autoRead = false;
+    const sentAt: number[] = [];
+    const latencies: number[] = [];
+    const end = net.now + 60 * SECOND;
+    while (net.now < end) {
+      const m = new Uint8Array(100);
+      new DataView(m.buffer).setUint32(0, sentAt.length);
+      sentAt.push(net.now);
+      c.sendMessage(m);
+      const next = net.now + 10 * MS;
+      net.runUntil(
+        () => {
+          for (let x = s.readMessage(); x; x = s.readMessage())
+            latencies.push(net.now - sentAt[new DataView(x.buffer, x.byteOffset).getUint32(0)]);
+          return false;
+        },
+        { maxTime: next },
+      );
+    }
+    assert.ok(latencies.length > 5900, `${latencies.length} messages delivered`);
+    latencies.sort((a, b) => a - b);
+    return latencies[Math.floor(0.99 * (latencies.length - 1))];
+  }
+
+  test('the "low-latency" profile keeps p99 message latency within 2 × RTT at 5% loss', () => {
+    const p99 = p99Latency("low-latency");
+    assert.ok(p99 <= 100 * MS, `p99 ${(p99 / MS).toFixed(1)} ms`);
+  });
+
+  test("unknown profiles and the unsafe controller are named explicitly", () => {
+    assert.throws(() => makePair({ config: { profile: "fast" } }), { code: "ERR_INVALID_ARG_VALUE" });
+    const { net, client, server } = makePair({ config: { congestionControl: "unsafe-uncontrolled" } });
+    const c = client.connect(server.address);
+    c.write(new Uint8Array(1 << 20));
+    assert.ok(net.runUntil(() => server.accepted.length === 1 && server.log(server.accepted[0]).byteCount === 1 << 20));
+    assert.equal(c.stats().congestionControl, "unsafe-uncontrolled");
   });
 });

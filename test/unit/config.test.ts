@@ -43,6 +43,7 @@ test("defaults: no options, empty options and undefined values give the document
     keepaliveInterval: 15 * SECOND,
     idleTimeout: 60 * SECOND,
     timeWait: 4 * SECOND,
+    probeTimeoutFactor: 2,
   };
   assert.deepEqual(resolveConfig(), expected);
   assert.deepEqual(resolveConfig({}), expected);
@@ -116,6 +117,7 @@ test("out of range for every numeric option: ERR_OUT_OF_RANGE naming it", () => 
     ["keepaliveInterval", [-1, 24 * 3600 * SECOND + 1]],
     ["idleTimeout", [-0.5, 24 * 3600 * SECOND + 1]],
     ["timeWait", [-1, 600 * SECOND + 1]],
+    ["probeTimeoutFactor", [0, 0.99, 10.5]],
   ];
   assert.deepEqual(cases.map(([k]) => k).sort(), [...NUMERIC_KEYS].sort(), "every numeric option is covered");
   for (const [key, values] of cases) {
@@ -171,4 +173,16 @@ test("congestionControl: any string without a list; must be listed when a list i
 test("mssFor subtracts the data packet overhead", () => {
   assert.equal(mssFor(1200), 1200 - DATA_PACKET_OVERHEAD);
   assert.equal(mssFor(DATA_PACKET_OVERHEAD + 64), 64);
+});
+
+test("profiles: low-latency changes only its defaults, explicit options still win, unknown names are rejected", () => {
+  const low = resolveConfig({ profile: "low-latency" });
+  assert.equal(low.maxAckDelay, 0);
+  assert.equal(low.ackEveryPackets, 1);
+  assert.equal(low.minRto, 50 * MS);
+  assert.equal(low.probeTimeoutFactor, 1.25);
+  assert.equal(low.receiveWindow, DEFAULT_CONFIG.receiveWindow);
+  assert.equal(resolveConfig({ profile: "low-latency", minRto: 80 * MS }).minRto, 80 * MS);
+  assert.deepEqual(resolveConfig({ profile: "default" }), resolveConfig());
+  expectError({ profile: "warp" } as never, "ERR_INVALID_ARG_VALUE", "profile");
 });

@@ -6,6 +6,7 @@ import { Bbr } from "./bbr.js";
 import type { ControllerFactory } from "./controller.js";
 import { Cubic } from "./cubic.js";
 import { NewReno } from "./new-reno.js";
+import { Uncontrolled } from "./uncontrolled.js";
 
 export { Bbr } from "./bbr.js";
 export type { AckSample, CongestionController, ControllerFactory } from "./controller.js";
@@ -17,6 +18,7 @@ export const CONTROLLERS: Readonly<Record<string, ControllerFactory>> = Object.f
   newreno: (size, iw) => new NewReno(size, iw),
   cubic: (size, iw) => new Cubic(size, iw),
   bbr: (size, iw) => new Bbr(size, iw),
+  "unsafe-uncontrolled": (size) => new Uncontrolled(size),
 });
 
 /** Names accepted by the `congestionControl` option. */

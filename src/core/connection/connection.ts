@@ -899,7 +899,7 @@ export class Connection {
   #armTlp(now: Instant): void {
     this.#tlpDeadline = NEVER;
     if (this.#tlpOutstanding || this.#inRecovery || !this.#rtt.hasSample || this.#sent.bytesInFlight === 0) return;
-    let pto = Math.max(2 * this.#rtt.srtt, MIN_PTO); // RFC 8985 §7.2
+    let pto = Math.max(this.#config.probeTimeoutFactor * this.#rtt.srtt, MIN_PTO); // RFC 8985 §7.2 (factor 2)
     if (this.#sent.count === 1) pto += this.#config.maxAckDelay;
     const deadline = now + pto;
     if (deadline < this.#rtoDeadline) this.#tlpDeadline = deadline;
