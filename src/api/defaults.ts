@@ -16,9 +16,9 @@ export function nodeRuntime(): NodeRuntime {
 }
 
 /** Splits transport options from the rest. */
-export function transportOptions(options: object): Partial<TransportConfig> {
-  const keys = Object.keys(resolveConfig({})) as (keyof TransportConfig)[];
-  const out: Partial<TransportConfig> = {};
+export function transportOptions(options: object): Partial<TransportConfig> & { profile?: string } {
+  const keys = [...Object.keys(resolveConfig({})), "profile"] as (keyof TransportConfig)[];
+  const out: Partial<TransportConfig> & { profile?: string } = {};
   for (const k of keys) {
     const v = (options as Record<string, unknown>)[k];
     if (v !== undefined) (out as Record<string, unknown>)[k] = v;
