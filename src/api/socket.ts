@@ -360,6 +360,9 @@ export class Socket extends Duplex implements ConnectionSink {
       case "path":
         this.#target = ev.remote; // the peer moved (NAT rebinding) and the new path was validated
         break;
+      case "mtu":
+        this.emit("mtu", ev.size); // path MTU discovery changed the datagram size
+        break;
       case "drained":
       case "state":
         this.#checkFinal();

@@ -63,7 +63,8 @@ export function tcpTransportOptions(options: TCPSocketOptions = {}): Partial<Tra
     }
     Object.assign(out, part);
   };
-  map("MSS", (v) => ({ maxPacketSize: v + DATA_PACKET_OVERHEAD }));
+  // A fixed MSS, as the classic API has: path MTU discovery stays off.
+  map("MSS", (v) => ({ maxPacketSize: v + DATA_PACKET_OVERHEAD, maxProbePacketSize: 0 }));
   map("WINDOW_SIZE", (v) => ({ receiveWindow: v }));
   map("TIMEOUT", (v) => {
     const rto = v * SECOND;

@@ -44,6 +44,12 @@ export interface TransportConfig {
   timeWait: Duration;
   /** Tail-loss probe timeout as a multiple of the smoothed RTT (RFC 8985 §7.2 uses 2). */
   probeTimeoutFactor: number;
+  /**
+   * Path MTU discovery (RFC 8899) probes up to this datagram size, and the
+   * handshake announces it as the largest datagram we accept; at or below
+   * maxPacketSize, discovery is off.
+   */
+  maxProbePacketSize: number;
 }
 
 /** The defaults, as documented in README.md. */
@@ -65,6 +71,7 @@ export const DEFAULT_CONFIG: Readonly<TransportConfig> = Object.freeze({
   idleTimeout: 60 * SECOND,
   timeWait: 4 * SECOND,
   probeTimeoutFactor: 2,
+  maxProbePacketSize: MAX_DATAGRAM_SIZE,
 });
 
 /**
@@ -102,6 +109,7 @@ const RULES: Record<Exclude<keyof TransportConfig, "congestionControl">, Rule> =
   idleTimeout: { min: 0, max: 24 * 3600 * SECOND, integer: false },
   timeWait: { min: 0, max: 600 * SECOND, integer: false },
   probeTimeoutFactor: { min: 1, max: 10, integer: false },
+  maxProbePacketSize: { min: 0, max: MAX_DATAGRAM_SIZE, integer: true },
 };
 
 /**

@@ -362,9 +362,10 @@ export class Endpoint implements ConnectionHost {
 
   /** Runs the timers of every connection due at `now`. */
   handleTimeout(now: Instant): void {
-    for (;;) {
-      const conn = this.#timers.popDue(now);
-      if (!conn) break;
+    // Each due connection runs once per call, even if it (wrongly) stays due: no spinning here.
+    const due: Connection[] = [];
+    for (let c = this.#timers.popDue(now); c; c = this.#timers.popDue(now)) due.push(c);
+    for (const conn of due) {
       try {
         conn.handleTimeout(now);
       } catch (err) {

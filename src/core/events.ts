@@ -21,6 +21,8 @@ export type ConnectionEvent =
   | { type: "drained" }
   /** The peer's address changed and the new path was validated (NAT rebinding). */
   | { type: "path"; remote: Address }
+  /** Path MTU discovery changed the datagram size (raised after a confirmed probe, or lowered on a black hole). */
+  | { type: "mtu"; size: number }
   /** The connection moved between RFC 9293 states. */
   | { type: "state"; from: State; to: State }
   /** The connection reached CLOSED; `error` says why if it failed. */

@@ -26,7 +26,8 @@ export function world(
     loop,
     hosts: [a, b],
   } = createSimRuntimes(net, [A, B]);
-  net.setPath(A, B, link);
+  // An ordinary Ethernet path (1500-byte MTU) unless the test says otherwise, so path MTU discovery stops at 1472.
+  net.setPath(A, B, { mtu: 1472, ...link });
   return { net, loop, a, b };
 }
 

@@ -22,6 +22,7 @@ test("options map onto transport options", { timeout: 5000 }, () => {
     tcpTransportOptions({ MSS: 500, WINDOW_SIZE: 65_536, TIMEOUT: 0.5, MAX_RETRIES: 4, FAST_RETRANSMIT_THRESHOLD: 2 }),
     {
       maxPacketSize: 500 + DATA_PACKET_OVERHEAD,
+      maxProbePacketSize: 0,
       receiveWindow: 65_536,
       initialRto: 0.5 * SECOND,
       maxRetransmissions: 4,

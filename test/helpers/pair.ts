@@ -129,16 +129,18 @@ export function makePair(opts: PairOptions = {}): { net: SimNetwork; client: Sim
   const net = new SimNetwork({ seed });
   net.setLink("10.0.0.1", "10.0.0.2", { ...opts.link, ...opts.up });
   net.setLink("10.0.0.2", "10.0.0.1", { ...opts.link, ...opts.down });
+  // Path MTU discovery is off unless a test asks for it, so packet sizes stay at maxPacketSize.
+  const base: EndpointOptions = { maxProbePacketSize: 0 };
   const client = new SimPeer(
     net,
     { address: "10.0.0.1", port: 1000 },
-    { ...opts.config, ...opts.clientConfig },
+    { ...base, ...opts.config, ...opts.clientConfig },
     seed * 2 + 1,
   );
   const server = new SimPeer(
     net,
     { address: "10.0.0.2", port: 2000 },
-    { ...opts.config, ...opts.serverConfig },
+    { ...base, ...opts.config, ...opts.serverConfig },
     seed * 2 + 2,
   );
   server.endpoint.listen();

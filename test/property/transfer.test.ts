@@ -113,8 +113,8 @@ export type Scenario = {
 export function runScenario(sc: Scenario): void {
   const { net, client, server } = makePair({
     seed: sc.seed,
-    up: sc.up,
-    down: sc.down,
+    up: sc.pmtu ? { ...sc.up, mtu: sc.pmtu } : sc.up,
+    down: sc.pmtu ? { ...sc.down, mtu: sc.pmtu } : sc.down,
     // Long TIME-WAIT and a capped RTO so that even 30% loss never outlasts TIME-WAIT or the retry budget.
     config: {
       timeWait: 60 * SECOND,
@@ -123,6 +123,7 @@ export function runScenario(sc: Scenario): void {
       maxSynRetransmissions: 40,
       idleTimeout: 0,
       minRto: 50 * MS,
+      maxProbePacketSize: sc.pmtu ? 65507 : 0,
     },
   });
   const rng = new SeededRng(sc.seed);

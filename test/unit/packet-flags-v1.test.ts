@@ -124,12 +124,13 @@ test("the flag bits have their documented values", () => {
       RETRY: 0x100,
       CHALLENGE: 0x200,
       RESPONSE: 0x400,
+      PAD: 0x800,
     },
   );
 });
 
-test("unknown flag bits 0x800..0x8000 are rejected, alone and with known flags", () => {
-  for (let bit = 0x800; bit <= 0x8000; bit <<= 1) {
+test("unknown flag bits 0x1000..0x8000 (0x800 is PAD) are rejected, alone and with known flags", () => {
+  for (let bit = 0x1000; bit <= 0x8000; bit <<= 1) {
     rejects(craft(bit, []), /unknown flags/, `0x${bit.toString(16)} alone`);
     rejects(craft(bit | Flag.PING, []), /unknown flags/, `0x${bit.toString(16)} | PING`);
     rejects(craft(bit | Flag.ACK, ackSection()), /unknown flags/, `0x${bit.toString(16)} | ACK`);
@@ -342,4 +343,47 @@ test("property: RETRY and path packets round trip with random fields", () => {
     ),
     { seed: FC_SEED, numRuns: 300 },
   );
+});
+
+test("PAD fills a packet to the requested size with zeros and is skipped by the decoder; PAD with DATA is rejected", () => {
+  const out = new Uint8Array(2000);
+  const n = emitPacket(
+    {
+      flags: Flag.PING | Flag.CHALLENGE | Flag.PAD,
+      dcid: 1,
+      scid: 2,
+      tsval: 3,
+      tsecr: 4,
+      handshake: undefined,
+      ack: undefined,
+      path: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]),
+      padTo: 1500,
+      seq: 0,
+      payload: new Uint8Array(0),
+    },
+    out,
+  );
+  assert.equal(n, 1500);
+  const p = decodeDatagram(out.subarray(0, n));
+  assert.deepEqual([...(p.path ?? [])], [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.equal(p.flags, Flag.PING | Flag.CHALLENGE | Flag.PAD);
+  assert.ok(out.subarray(20 + 8, n - 4).every((b) => b === 0));
+  const bad = new Uint8Array(100);
+  const m = emitPacket(
+    {
+      flags: Flag.DATA,
+      dcid: 1,
+      scid: 2,
+      tsval: 0,
+      tsecr: 0,
+      handshake: undefined,
+      ack: undefined,
+      seq: 1,
+      payload: new Uint8Array(5),
+    },
+    bad,
+  );
+  new DataView(bad.buffer).setUint16(2, Flag.DATA | Flag.PAD);
+  new DataView(bad.buffer).setUint32(m - 4, crc32c(bad, 0, m - 4));
+  assert.throws(() => decodeDatagram(bad.subarray(0, m)), /PAD with DATA/);
 });

@@ -39,6 +39,7 @@ import {
 import { unwrapSeq, wrapSeq } from "../wire/seq.js";
 import { AckState } from "./ack-state.js";
 import { readHandshakeExtensions, writeHandshakeExtensions } from "./handshake-ext.js";
+import { PathMtu } from "./pmtu.js";
 import { Arrival, MAX_SEGMENTS_AHEAD, ReceiveBuffer } from "./receive-buffer.js";
 import { RttEstimator } from "./rtt.js";
 import { SendQueue } from "./send-queue.js";
@@ -174,6 +175,8 @@ export class Connection {
   #ampSent = 0;
   #challenge: { to: Address; data: Uint8Array; sentAt: Instant; pending: boolean } | undefined;
   #response: Uint8Array | undefined;
+  #pmtu: PathMtu | undefined;
+  readonly #random = (): number => this.#rng.nextU32();
   readonly #onSegmentAcked = (seg: SentSegment): void => this.#segmentAcked(seg);
   #ackTime: Instant = 0;
   #newlyAckedBytes = 0;
@@ -298,6 +301,7 @@ export class Connection {
       sendBuffered: this.bufferedAmount,
       receiveBuffered: this.readableLength,
       mss: this.#mss,
+      packetSize: this.#maxPacketSize,
       congestionControl: this.#cc.name,
     };
   }
@@ -428,6 +432,7 @@ export class Connection {
     if (this.#state === "TIME-WAIT") return this.#timeWaitDeadline;
     let t = Math.min(this.#synDeadline, this.#rtoDeadline, this.#tlpDeadline, this.#rackDeadline, this.#ack.deadline);
     t = Math.min(t, this.#persistDeadline, this.#pacingDeadline);
+    if (this.#pmtu && this.#state === "ESTABLISHED") t = Math.min(t, this.#pmtu.deadline());
     if (isSynchronized(this.#state)) {
       const c = this.#config;
       if (this.#sent.count === 0) {
@@ -485,6 +490,7 @@ export class Connection {
       if (this.#state === "CLOSED") return;
     }
     if (now >= this.#pacingDeadline) this.#pacingDeadline = NEVER; // pollTransmit may send again
+    this.#pmtu?.onTimer(now);
     if (now >= this.#persistDeadline) {
       this.#sendPing = true;
       this.#persistBackoff++;
@@ -515,6 +521,10 @@ export class Connection {
     this.#counters.bytesReceived += size;
     if (!this.#addressValidated) this.#ampReceived += size;
     if (flags & Flag.CHALLENGE && p.path) this.#response = p.path.slice();
+    if (flags & Flag.RESPONSE && p.path && this.#pmtu) {
+      const size = this.#pmtu.onResponse(p.path);
+      if (size !== undefined) this.#setPacketSize(size);
+    }
     this.#lastReceivedAt = now;
     this.#ack.onPacket(now, p.tsval);
 
@@ -616,6 +626,8 @@ export class Connection {
     this.#peerWindow = h.window;
     this.#peerWindowTs = p.tsval;
     const agreed = Math.min(this.#config.maxPacketSize, h.maxPacketSize);
+    const probeMax = Math.min(this.#config.maxProbePacketSize, h.maxPacketSize);
+    this.#pmtu = probeMax > agreed ? new PathMtu(agreed, probeMax) : undefined;
     if (agreed !== this.#maxPacketSize) {
       this.#maxPacketSize = agreed;
       this.#mss = mssFor(agreed);
@@ -876,6 +888,8 @@ export class Connection {
       return;
     }
     const sent = this.#sent;
+    // Four timeouts in a row after the packet size was raised: a PMTU black hole (RFC 8899 §4.3).
+    if (this.#consecutiveRtos >= 4 && this.#pmtu?.onBlackHole(now)) this.#setPacketSize(this.#pmtu.base);
     // RFC 6298 §5.4–5.6: back off and resend; with SACK, everything unacknowledged is presumed lost.
     this.#lostQueue = [];
     this.#lostHead = 0;
@@ -940,6 +954,17 @@ export class Connection {
       this.#out.path = this.#challenge.data;
       this.#destination = this.#challenge.to;
       return this.#emit(now, out, Flag.PING | Flag.CHALLENGE, undefined);
+    }
+    if (this.#pmtu && state === "ESTABLISHED" && this.#rtt.hasSample) {
+      const probe = this.#pmtu.poll(now, this.#rtt.rto, this.#random);
+      if (probe) {
+        this.#counters.pmtuProbes++;
+        this.#out.path = probe.data;
+        this.#out.padTo = probe.size;
+        const n = this.#emit(now, out, Flag.PING | Flag.CHALLENGE | Flag.PAD, undefined);
+        this.#out.padTo = undefined;
+        return n;
+      }
     }
     const sent = this.#sent;
     const cwnd = this.#cc.window;
@@ -1046,7 +1071,7 @@ export class Connection {
     const h = this.#handshakeOut;
     h.isn = this.#isn;
     h.window = Math.min(this.#config.receiveWindow, 0xffffffff);
-    h.maxPacketSize = this.#config.maxPacketSize;
+    h.maxPacketSize = Math.max(this.#config.maxPacketSize, this.#config.maxProbePacketSize); // what we accept
     h.ext = this.#handshakeExt;
     const flags = this.#state === "SYN-SENT" ? Flag.SYN : Flag.SYN | Flag.ACK;
     if (!this.#addressValidated) {
@@ -1086,6 +1111,14 @@ export class Connection {
     this.#counters.packetsSent++;
     this.#counters.bytesSent += n;
     return n;
+  }
+
+  /** Adopts a new datagram size (path MTU discovery); segments already cut keep their size. */
+  #setPacketSize(size: number): void {
+    if (size === this.#maxPacketSize) return;
+    this.#maxPacketSize = size;
+    this.#mss = mssFor(size);
+    this.#push({ type: "mtu", size });
   }
 
   /** Spaces data packets at the controller's pacing rate, allowing a burst of about 1 ms (timer granularity). */

@@ -39,6 +39,8 @@ export interface ConnectionStats {
   /** Path challenges sent after packets came from a new address, and validated moves to a new address. */
   pathChallenges: number;
   migrations: number;
+  /** Path MTU probes sent. */
+  pmtuProbes: number;
   /** RTT estimates and the current RTO. */
   srtt: number;
   rttvar: number;
@@ -56,8 +58,9 @@ export interface ConnectionStats {
   sendBuffered: number;
   /** Bytes delivered and not yet read by the application. */
   receiveBuffered: number;
-  /** Payload bytes per data packet. */
+  /** Payload bytes per data packet, and the datagram size in use (raised by path MTU discovery). */
   mss: number;
+  packetSize: number;
   congestionControl: string;
 }
 
@@ -78,6 +81,7 @@ export type Counters = Omit<
   | "sendBuffered"
   | "receiveBuffered"
   | "mss"
+  | "packetSize"
   | "congestionControl"
 >;
 
@@ -105,5 +109,6 @@ export function newCounters(): Counters {
     amplificationBlocked: 0,
     pathChallenges: 0,
     migrations: 0,
+    pmtuProbes: 0,
   };
 }

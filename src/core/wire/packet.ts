@@ -37,10 +37,12 @@ export const Flag = {
   /** Path validation (address change): a challenge, and the response echoing it. */
   CHALLENGE: 0x200,
   RESPONSE: 0x400,
+  /** Zero bytes fill the packet up to its size (path MTU probes, RFC 8899); not with DATA. */
+  PAD: 0x800,
 } as const;
 
 /** Flag bits this version understands; any other bit set is malformed. */
-const KNOWN_FLAGS = 0x7ff;
+const KNOWN_FLAGS = 0xfff;
 
 /** Bytes of the fixed header. */
 export const HEADER_SIZE = 20;
@@ -107,6 +109,8 @@ export interface PacketRepr {
   ack: AckRepr | undefined;
   /** RETRY token (present when RETRY is set). */
   token?: Uint8Array;
+  /** With PAD: the total datagram size to pad to when emitting. */
+  padTo?: number;
   /** Path challenge or response data (present when CHALLENGE or RESPONSE is set). */
   path?: Uint8Array;
   /** Sequence number of the data segment (present when DATA is set). */
@@ -149,6 +153,7 @@ export function parsePacket(data: Uint8Array): PacketRepr {
   const path = flags & (Flag.CHALLENGE | Flag.RESPONSE);
   if (path === (Flag.CHALLENGE | Flag.RESPONSE)) throw new DecodeError("CHALLENGE with RESPONSE");
   if (path && flags & Flag.SYN) throw new DecodeError("path validation during the handshake");
+  if (flags & Flag.PAD && flags & Flag.DATA) throw new DecodeError("PAD with DATA");
   if ((flags & (Flag.FIN | Flag.MSG | Flag.MSG_END)) !== 0 && (flags & Flag.DATA) === 0)
     throw new DecodeError("segment flag without DATA");
   if (flags & Flag.FIN && flags & (Flag.MSG | Flag.MSG_END)) throw new DecodeError("FIN segment marked as message");
@@ -215,7 +220,7 @@ export function parsePacket(data: Uint8Array): PacketRepr {
     seq = view.getUint32(off);
     payload = data.subarray(off + DATA_SECTION_SIZE, len);
     if (flags & Flag.FIN && payload.length > 0) throw new DecodeError("FIN segment with payload");
-  } else if (off !== len) {
+  } else if (off !== len && !(flags & Flag.PAD)) {
     throw new DecodeError("trailing bytes after the last section");
   }
   return {
@@ -241,6 +246,7 @@ export function packetLength(p: PacketRepr): number {
   if (p.ack) n += ACK_SECTION_SIZE + (p.ack.ranges.length / 2) * SACK_RANGE_SIZE;
   if (p.flags & (Flag.CHALLENGE | Flag.RESPONSE)) n += PATH_DATA_SIZE;
   if (p.flags & Flag.DATA) n += DATA_SECTION_SIZE + p.payload.length;
+  if (p.flags & Flag.PAD && p.padTo !== undefined && p.padTo > n) n = p.padTo;
   return n;
 }
 
@@ -292,6 +298,10 @@ export function emitPacket(p: PacketRepr, out: Uint8Array): number {
     off += DATA_SECTION_SIZE;
     out.set(p.payload, off);
     off += p.payload.length;
+  }
+  if (p.flags & Flag.PAD && p.padTo !== undefined && p.padTo - CHECKSUM_SIZE > off) {
+    out.fill(0, off, p.padTo - CHECKSUM_SIZE);
+    off = p.padTo - CHECKSUM_SIZE;
   }
   view.setUint32(off, crc32c(out, 0, off));
   return off + CHECKSUM_SIZE;

@@ -1,0 +1,402 @@
+/**
+ * Scenario 1: one-way bulk transfer over real sockets on 127.0.0.1. This
+ * process sends; a forked child (bench/peer.ts) receives, verifies the byte
+ * count and a CRC-32, and reports its CPU time. Each run first makes an
+ * untimed warm-up transfer on its own connection. Transports: rudp with its
+ * default 1200-byte datagrams, rudp with 64 KB datagrams, udx-native and
+ * kernel TCP. Runs are interleaved (run 1 of each transport, then run 2...).
+ */
+
+import { type ChildProcess, fork } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import net from "node:net";
+import { crc32 } from "node:zlib";
+import { connect, DEFAULT_CONFIG, type Socket } from "../src/index.js";
+import { loadUdx } from "./udx.js";
+
+/** Messages from the parent to bench/peer.ts. */
+export type PeerCommand =
+  | { cmd: "listen"; transport: Kind; maxPacketSize?: number }
+  /** udx: create stream `localId` in the receiver, connected to the sender's stream `remoteId` at `port`. */
+  | { cmd: "udx-peer"; port: number; localId: number; remoteId: number };
+
+/** Messages from bench/peer.ts to the parent. */
+export type PeerReport =
+  | { type: "ready"; port: number }
+  | { type: "udx-connected" }
+  | { type: "error"; message: string }
+  | {
+      type: "done";
+      bytes: number;
+      crc: number;
+      /** CPU seconds of the receiving process during the transfer. */
+      cpuUser: number;
+      cpuSystem: number;
+      /** Seconds the receiver spent computing the checksum (excluded from its CPU figure). */
+      checksumSeconds: number;
+      /** udx: the stream's MTU. */
+      mtu?: number;
+    };
+
+type Kind = "rudp" | "udx" | "tcp";
+
+/** One transport under test. */
+export interface Transport {
+  id: "rudp-1200" | "rudp-64k" | "udx" | "tcp";
+  label: string;
+  kind: Kind;
+  maxPacketSize?: number;
+}
+
+export const TRANSPORTS: readonly Transport[] = [
+  { id: "rudp-1200", label: "rudp, 1200 B datagrams (default)", kind: "rudp", maxPacketSize: 1200 },
+  {
+    id: "rudp-64k",
+    label: "rudp, 64 KB datagrams (set by hand; PMTUD not implemented yet)",
+    kind: "rudp",
+    maxPacketSize: 65000,
+  },
+  { id: "udx", label: "udx-native streams (default MTU)", kind: "udx" },
+  { id: "tcp", label: "kernel TCP (node:net)", kind: "tcp" },
+];
+
+/**
+ * Transport options that fix rudp's datagram size: `maxPacketSize`, plus `maxProbePacketSize` (path MTU
+ * discovery off) when the core has that option. The API ignores options it does not know.
+ */
+export function pinnedPacketSize(size: number | undefined): Record<string, number> {
+  if (size === undefined) return {};
+  return "maxProbePacketSize" in DEFAULT_CONFIG
+    ? { maxPacketSize: size, maxProbePacketSize: size }
+    : { maxPacketSize: size };
+}
+
+/** The outcome of one run of one transport. */
+export interface RunResult {
+  ok: boolean;
+  /** Why the run failed or was skipped. */
+  error?: string;
+  skipped?: boolean;
+  seconds: number;
+  /** Goodput, 10^6 bytes per second. */
+  mbps: number;
+  /** CPU seconds (user + system) of sender and receiver during the transfer (receiver without its checksum). */
+  cpuSender: number;
+  cpuReceiver: number;
+  checksumSeconds: number;
+  /** rudp only: the sender's retransmissions per first transmission (%) and timeouts. */
+  retransmitPercent?: number;
+  rtoCount?: number;
+  /** rudp only: payload bytes per data packet at the end of the transfer. */
+  mss?: number;
+  /** udx only: the stream's MTU. */
+  mtu?: number;
+  /** Kernel UDP receive-buffer drops during the run (system-wide, Linux only). */
+  rcvbufErrors?: number;
+}
+
+export interface LoopbackOptions {
+  bytes: number;
+  runs: number;
+}
+
+// ----- Data: a fixed pseudo-random pattern, repeated; its length is odd so chunks never line up with packets. ----------
+
+const PATTERN = makePattern((1 << 20) + 13);
+const WRITE_SIZE = 64 * 1024;
+
+function makePattern(n: number): Buffer {
+  const b = Buffer.alloc(n);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+/** The chunks of a `total`-byte transfer: 64 KiB slices walking the repeated pattern. */
+function* chunks(total: number): Generator<Buffer> {
+  let off = 0;
+  for (let sent = 0; sent < total; ) {
+    const n = Math.min(WRITE_SIZE, PATTERN.length - off, total - sent);
+    yield PATTERN.subarray(off, off + n);
+    off = (off + n) % PATTERN.length;
+    sent += n;
+  }
+}
+
+/** The CRC-32 the receiver must report. */
+function expectedCrc(total: number): number {
+  let crc = 0;
+  for (const c of chunks(total)) crc = crc32(c, crc);
+  return crc;
+}
+
+/** Writes the transfer with backpressure, then ends the stream. */
+function pump(
+  stream: { write(c: Buffer): boolean; end(): void; once(e: "drain", f: () => void): unknown },
+  total: number,
+) {
+  const it = chunks(total);
+  const more = () => {
+    for (let r = it.next(); !r.done; r = it.next()) {
+      if (!stream.write(r.value)) {
+        stream.once("drain", more);
+        return;
+      }
+    }
+    stream.end();
+  };
+  more();
+}
+
+// ----- Child process -------------------------------------------------------------------------
+
+/** The receiver process, with a queue of its reports. */
+class Peer {
+  readonly child: ChildProcess;
+  readonly #reports: PeerReport[] = [];
+  #waiter: (() => void) | undefined;
+  #exited = false;
+
+  constructor() {
+    this.child = fork(new URL("./peer.ts", import.meta.url), [], {
+      // BENCH_PEER_NODE_ARGS adds node flags to the receiver, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+      execArgv: ["--import", "tsx", ...(process.env.BENCH_PEER_NODE_ARGS?.split(" ").filter(Boolean) ?? [])],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    this.child.on("message", (m: PeerReport) => {
+      this.#reports.push(m);
+      this.#waiter?.();
+    });
+    this.child.on("exit", () => {
+      this.#exited = true;
+      this.#waiter?.();
+    });
+  }
+
+  send(cmd: PeerCommand): void {
+    this.child.send(cmd);
+  }
+
+  /** The next report of `type` (an "error" report or the child's exit rejects). */
+  async next<T extends PeerReport["type"]>(type: T, signal: AbortSignal): Promise<Extract<PeerReport, { type: T }>> {
+    for (;;) {
+      const i = this.#reports.findIndex((r) => r.type === type || r.type === "error");
+      if (i >= 0) {
+        const r = this.#reports.splice(i, 1)[0];
+        if (r.type === "error") throw new Error(`receiver: ${r.message}`);
+        return r as Extract<PeerReport, { type: T }>;
+      }
+      if (this.#exited) throw new Error("receiver exited");
+      if (signal.aborted) throw new Error("timed out");
+      await new Promise<void>((resolve) => {
+        this.#waiter = resolve;
+        signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      this.#waiter = undefined;
+    }
+  }
+
+  /** Lets the child exit (or kills it after 3 s). */
+  async stop(): Promise<void> {
+    if (this.#exited) return;
+    if (this.child.connected) this.child.disconnect();
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 3000);
+    await once(this.child, "exit").catch(() => {});
+    clearTimeout(timer);
+  }
+}
+
+/** UDP RcvbufErrors from /proc/net/snmp (undefined off Linux). */
+function rcvbufErrors(): number | undefined {
+  try {
+    const lines = readFileSync("/proc/net/snmp", "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("Udp:"));
+    const names = lines[0].split(/\s+/);
+    const values = lines[1].split(/\s+/);
+    const v = Number(values[names.indexOf("RcvbufErrors")]);
+    return Number.isFinite(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// ----- Senders -----------------------------------------------------------------------------------
+
+/** Kernel buffers of udx's UDP sockets: the same as rudp's default (`udpRecvBufferSize`/`udpSendBufferSize`). */
+export const UDX_SOCKET_BUFFER = 4 * 1024 * 1024;
+
+/** A transfer under way, seen from the sender. */
+interface Sending {
+  started: number;
+  cpu: NodeJS.CpuUsage;
+  /** Settles once the sending side has fully closed. */
+  closed: Promise<unknown>;
+  /** Sender-side statistics (rudp). */
+  stats: () => Partial<RunResult>;
+}
+
+/** Opens the sending side and starts writing `total` bytes. */
+async function startSender(
+  t: Transport,
+  peer: Peer,
+  port: number,
+  total: number,
+  udxIds: number,
+  signal: AbortSignal,
+  cleanup: (() => void)[],
+): Promise<Sending> {
+  if (t.kind === "rudp") {
+    const socket: Socket = connect({ port, host: "127.0.0.1", ...pinnedPacketSize(t.maxPacketSize) });
+    cleanup.push(() => socket.destroy());
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+    socket.on("error", () => {}); // reported through the receiver or the timeout
+    const stats = (): Partial<RunResult> => {
+      try {
+        const s = socket.stats();
+        return {
+          retransmitPercent: s.segmentsSent > 0 ? (100 * s.retransmits) / s.segmentsSent : 0,
+          rtoCount: s.rtoCount,
+          mss: s.mss,
+        };
+      } catch {
+        return {};
+      }
+    };
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    pump(socket, total);
+    return { started, cpu, closed, stats };
+  }
+  if (t.kind === "tcp") {
+    const socket = net.connect({ port, host: "127.0.0.1" });
+    cleanup.push(() => socket.destroy());
+    socket.on("error", () => {});
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    await once(socket, "connect");
+    socket.resume(); // nothing comes back, but read the FIN so the socket closes
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    pump(socket, total);
+    return { started, cpu, closed, stats: () => ({}) };
+  }
+  const UDX = await loadUdx();
+  if (!UDX) throw new Error("udx-native not installed");
+  const udx = new UDX();
+  const socket = udx.createSocket();
+  socket.bind(0, "127.0.0.1");
+  socket.setRecvBufferSize(UDX_SOCKET_BUFFER);
+  socket.setSendBufferSize(UDX_SOCKET_BUFFER);
+  cleanup.push(() => void socket.close().catch(() => {}));
+  // udx has no handshake: the receiver connects its stream to ours before any data is sent.
+  const local = udxIds;
+  const remote = udxIds + 1;
+  peer.send({ cmd: "udx-peer", port: socket.address().port, localId: remote, remoteId: local });
+  await peer.next("udx-connected", signal);
+  const stream = udx.createStream(local);
+  stream.on("error", () => {});
+  stream.on("data", () => {});
+  const closed = new Promise<void>((resolve) => stream.once("close", resolve)).then(() => socket.close());
+  cleanup.push(() => stream.destroy());
+  stream.connect(socket, remote, port, "127.0.0.1");
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  pump(stream, total);
+  return { started, cpu, closed, stats: () => ({}) };
+}
+
+/** Untimed transfer at the start of every run, so that both processes run JIT-compiled code when timing starts. */
+export const WARMUP_BYTES = 8 * 2 ** 20;
+
+/** One run of one transport: a fresh receiver process, a warm-up transfer, then the timed transfer, verified. */
+export async function runOnce(t: Transport, total: number): Promise<RunResult> {
+  const failed = (error: string): RunResult => ({
+    ok: false,
+    error,
+    seconds: Number.NaN,
+    mbps: Number.NaN,
+    cpuSender: Number.NaN,
+    cpuReceiver: Number.NaN,
+    checksumSeconds: Number.NaN,
+  });
+  if (t.kind === "udx" && !(await loadUdx())) return { ...failed("skipped: udx-native not installed"), skipped: true };
+  const peer = new Peer();
+  const cleanup: (() => void)[] = [];
+  // Generous: 20 s plus 1 s per MiB (1 MB/s would already be a failure worth reporting).
+  const timeout = AbortSignal.timeout(20_000 + ((total + WARMUP_BYTES) / 2 ** 20) * 1000);
+  try {
+    peer.send({ cmd: "listen", transport: t.kind, maxPacketSize: t.maxPacketSize });
+    const { port } = await peer.next("ready", timeout);
+    /** One transfer on a new connection: timed, checked against the expected size and CRC. */
+    const transfer = async (bytes: number, udxIds: number) => {
+      const drops = rcvbufErrors();
+      const sender = await startSender(t, peer, port, bytes, udxIds, timeout, cleanup);
+      const done = await peer.next("done", timeout);
+      const seconds = (performance.now() - sender.started) / 1000;
+      const cpu = process.cpuUsage(sender.cpu);
+      const dropsAfter = rcvbufErrors();
+      const stats = sender.stats();
+      // Let both ends finish closing before going on (not timed).
+      await Promise.race([sender.closed, new Promise((r) => setTimeout(r, 5000))]);
+      if (done.bytes !== bytes) throw new Error(`received ${done.bytes} of ${bytes} bytes`);
+      const expected = expectedCrc(bytes);
+      if (done.crc !== expected) throw new Error(`checksum mismatch: ${done.crc} != ${expected}`);
+      return {
+        done,
+        seconds,
+        cpu,
+        stats,
+        drops: drops !== undefined && dropsAfter !== undefined ? dropsAfter - drops : undefined,
+      };
+    };
+    await transfer(Math.min(WARMUP_BYTES, total), 1);
+    const { done, seconds, cpu, stats, drops } = await transfer(total, 3);
+    return {
+      ok: true,
+      seconds,
+      mbps: total / seconds / 1e6,
+      cpuSender: (cpu.user + cpu.system) / 1e6,
+      cpuReceiver: done.cpuUser + done.cpuSystem - done.checksumSeconds,
+      checksumSeconds: done.checksumSeconds,
+      mtu: done.mtu,
+      rcvbufErrors: drops,
+      ...stats,
+    };
+  } catch (err) {
+    return failed((err as Error).message);
+  } finally {
+    for (const c of cleanup) c();
+    await peer.stop();
+  }
+}
+
+/** All runs of all transports, interleaved; `log` gets one line per run. */
+export async function loopbackScenario(
+  o: LoopbackOptions,
+  log: (line: string) => void,
+): Promise<Map<Transport["id"], RunResult[]>> {
+  const results = new Map<Transport["id"], RunResult[]>(TRANSPORTS.map((t) => [t.id, []]));
+  for (let run = 1; run <= o.runs; run++) {
+    for (const t of TRANSPORTS) {
+      const r = await runOnce(t, o.bytes);
+      results.get(t.id)?.push(r);
+      log(
+        r.ok
+          ? `  run ${run} ${t.id}: ${r.mbps.toFixed(0)} MB/s, CPU ${r.cpuSender.toFixed(2)} + ${r.cpuReceiver.toFixed(2)} s` +
+              (r.retransmitPercent !== undefined ? `, ${r.retransmitPercent.toFixed(2)}% retransmitted` : "")
+          : `  run ${run} ${t.id}: ${r.error}`,
+      );
+    }
+  }
+  return results;
+}
