@@ -50,6 +50,8 @@ export class Socket extends Duplex implements ConnectionSink {
   #finalCallback: ((err?: Error | null) => void) | undefined;
   #messageWaiters: (() => void)[] = [];
   #earlyMessages: Uint8Array[] = [];
+  /** A keepalive interval set before the connection existed (µs), applied at attach. */
+  #keepalive: number | undefined;
   #messageDrainPending = false;
   #bytesRead = 0;
   #bytesWritten = 0;
@@ -83,6 +85,7 @@ export class Socket extends Duplex implements ConnectionSink {
     this.#lastActivity = driver.runtime.now();
     driver.attach(conn, this);
     for (const m of this.#earlyMessages) conn.sendMessage(m);
+    if (this.#keepalive !== undefined) conn.setKeepalive(this.#keepalive);
     this.#earlyMessages = [];
     driver.hold();
     this.#held = true;
@@ -176,7 +179,8 @@ export class Socket extends Duplex implements ConnectionSink {
 
   /** Enables or disables keepalive probes; `initialDelay` (ms) sets their interval. */
   setKeepAlive(enable = false, initialDelay = 0): this {
-    if (this.#conn) this.#conn.setKeepalive(enable ? (initialDelay > 0 ? initialDelay : 15_000) * MS : 0);
+    this.#keepalive = enable ? (initialDelay > 0 ? initialDelay : 15_000) * MS : 0;
+    if (this.#conn) this.#conn.setKeepalive(this.#keepalive);
     this.#driver?.wake();
     return this;
   }
@@ -296,7 +300,8 @@ export class Socket extends Duplex implements ConnectionSink {
     const conn = this.#conn;
     // As close(2) on a TCP socket: reset on error or unread data, else finish gracefully in the background.
     if (conn && conn.state !== "CLOSED") {
-      if (error) conn.abort();
+      // Data already pulled into the stream's buffer but never read counts as unread, as in the kernel.
+      if (error || (this.readableLength > 0 && !this.readableEnded)) conn.abort();
       else conn.close();
     }
     this.#teardown();

@@ -123,6 +123,8 @@ export interface EndpointStats {
   rstsRateLimited: number;
   /** Exceptions raised inside a connection while handling input (bugs; the connection is aborted). */
   internalErrors: number;
+  /** Exceptions thrown by the onTrace hook (swallowed). */
+  traceErrors: number;
   connectionsOpened: number;
   connectionsClosed: number;
   /** Connections currently held. */
@@ -178,6 +180,7 @@ export class Endpoint implements ConnectionHost {
     rstsSent: 0,
     rstsRateLimited: 0,
     internalErrors: 0,
+    traceErrors: 0,
     connectionsOpened: 0,
     connectionsClosed: 0,
     connections: 0,
@@ -200,6 +203,13 @@ export class Endpoint implements ConnectionHost {
         "ERR_INVALID_ARG_VALUE",
         `The "addressValidation" option must be "always", "under-load" or "never"; received ${String(addressValidation)}`,
       );
+    if (typeof tokenLifetime !== "number" || !(tokenLifetime > 0))
+      throw new RudpArgumentError(
+        "ERR_OUT_OF_RANGE",
+        `The "tokenLifetime" option must be a positive number; received ${tokenLifetime}`,
+      );
+    if (onTrace !== undefined && typeof onTrace !== "function")
+      throw new RudpArgumentError("ERR_INVALID_ARG_TYPE", 'The "onTrace" option must be a function');
     this.#addressValidation = addressValidation;
     this.#tokens = new AddressTokens(rng, tokenLifetime);
     for (const [name, v] of Object.entries({ maxConnections, rstRateLimit, backlog }))
@@ -231,6 +241,8 @@ export class Endpoint implements ConnectionHost {
   }
   /** Changes the connection limit (existing connections are kept). */
   setMaxConnections(n: number): void {
+    if (!Number.isInteger(n) || n < 0)
+      throw new RudpArgumentError("ERR_OUT_OF_RANGE", `maxConnections must be a non-negative integer; received ${n}`);
     this.#maxConnections = n;
   }
   /** Incoming handshakes in progress. */
@@ -336,7 +348,7 @@ export class Endpoint implements ConnectionHost {
       if (!(p.flags & Flag.RST)) this.#sendRst(now, from, p.scid, dcid, p.tsval);
       return;
     }
-    if (addressKey(from) !== addressKey(conn.remote)) {
+    if (addressKey(from) !== addressKey(conn.remote) && p.scid === conn.peerCid && !(p.flags & Flag.RST)) {
       // A new path (NAT rebinding): the packet is processed, but nothing but a challenge goes
       // to the new address until it echoes the challenge (RFC 9000 §8.2, §9.3).
       if (p.flags & Flag.RESPONSE && conn.handlePathResponse(from, p.path)) {
@@ -441,6 +453,7 @@ export class Endpoint implements ConnectionHost {
     }
     if (!this.#listening) {
       this.#stats.refusedHandshakes++;
+      this.#traceDrop(now, from, size, "handshake-refused", p);
       this.#sendRst(now, from, p.scid, 0, p.tsval);
       return;
     }
@@ -456,13 +469,14 @@ export class Endpoint implements ConnectionHost {
       validated = verdict === "valid"; // an expired token earns a fresh RETRY below
     }
     const mode = this.#addressValidation;
-    const loaded = this.#halfOpen.size >= Math.max(1, this.#backlog >> 1);
+    const loaded = this.#halfOpen.size >= this.#backlog >> 1; // backlog 0 or 1: always validate first
     if (!validated && (mode === "always" || (mode === "under-load" && loaded))) {
       this.#sendRetry(now, from, p);
       return;
     }
     if (this.#byCid.size >= this.#maxConnections || (!validated && this.#halfOpen.size >= this.#backlog)) {
       this.#stats.droppedHandshakes++;
+      this.#traceDrop(now, from, size, "handshake-refused", p);
       return;
     }
     const conn = new Connection({
@@ -554,17 +568,27 @@ export class Endpoint implements ConnectionHost {
   }
 
   #traceDrop(now: Instant, from: Address, size: number, reason: DropReason, p: PacketRepr | undefined): void {
-    this.#onTrace?.({
-      time: now,
-      event: "drop",
-      conn: p ? p.dcid : 0,
-      peer: from,
-      flags: p?.flags ?? 0,
-      seq: p && p.flags & Flag.DATA ? p.seq : undefined,
-      ack: p?.ack?.cumAck,
-      size,
-      reason,
-    });
+    if (this.#onTrace)
+      this.#emitTrace({
+        time: now,
+        event: "drop",
+        conn: p ? p.dcid : 0,
+        peer: from,
+        flags: p?.flags ?? 0,
+        seq: p && p.flags & Flag.DATA ? p.seq : undefined,
+        ack: p?.ack?.cumAck,
+        size,
+        reason,
+      });
+  }
+
+  /** Hands a trace event to the hook; a throwing hook must not break the receive or send path. */
+  #emitTrace(ev: TraceEvent): void {
+    try {
+      this.#onTrace?.(ev);
+    } catch {
+      this.#stats.traceErrors++;
+    }
   }
 
   #trace(
@@ -577,7 +601,7 @@ export class Endpoint implements ConnectionHost {
     retransmit: boolean,
   ): void {
     const st = conn?.stats();
-    this.#onTrace?.({
+    this.#emitTrace({
       time: now,
       event,
       conn: conn?.localCid ?? 0,

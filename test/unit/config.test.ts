@@ -44,6 +44,7 @@ test("defaults: no options, empty options and undefined values give the document
     idleTimeout: 60 * SECOND,
     timeWait: 4 * SECOND,
     probeTimeoutFactor: 2,
+    maxProbePacketSize: 65507,
   };
   assert.deepEqual(resolveConfig(), expected);
   assert.deepEqual(resolveConfig({}), expected);
@@ -118,6 +119,7 @@ test("out of range for every numeric option: ERR_OUT_OF_RANGE naming it", () => 
     ["idleTimeout", [-0.5, 24 * 3600 * SECOND + 1]],
     ["timeWait", [-1, 600 * SECOND + 1]],
     ["probeTimeoutFactor", [0, 0.99, 10.5]],
+    ["maxProbePacketSize", [-1, 65508]],
   ];
   assert.deepEqual(cases.map(([k]) => k).sort(), [...NUMERIC_KEYS].sort(), "every numeric option is covered");
   for (const [key, values] of cases) {

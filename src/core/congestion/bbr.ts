@@ -40,12 +40,10 @@ export class Bbr implements CongestionController {
   #cycleStamp: Instant = 0;
   #probeRttDoneAt: Instant = 0;
   #priorWindow = 0;
-  #initialRate: number;
 
   constructor(packetSize: number, initialWindowPackets: number) {
     this.#packetSize = packetSize;
     this.#window = Math.max(MIN_PIPE_PACKETS, initialWindowPackets) * packetSize;
-    this.#initialRate = 0;
   }
 
   get window(): number {
@@ -54,10 +52,9 @@ export class Bbr implements CongestionController {
   get ssthresh(): number {
     return Number.POSITIVE_INFINITY;
   }
-  /** Bytes per second: gain × bottleneck bandwidth (before a sample: the initial window per ms). */
+  /** Bytes per second: gain × bottleneck bandwidth; no pacing before the first bandwidth sample. */
   get pacingRate(): number | undefined {
-    if (this.#btlBw > 0) return this.#pacingGain * this.#btlBw;
-    return this.#initialRate > 0 ? this.#initialRate : undefined;
+    return this.#btlBw > 0 ? this.#pacingGain * this.#btlBw : undefined;
   }
   /** The current estimate of the bottleneck bandwidth (bytes/s) and mode, for stats. */
   get bandwidth(): number {

@@ -354,7 +354,7 @@ export class Connection {
    * The application is gone (as close(2) on a TCP socket): with unread data
    * the connection is reset; otherwise queued data and a FIN still go out and
    * the close completes in the background, but any new data from the peer
-   * resets it (RFC 9293 §3.10.4, RFC 2525 §2.17).
+   * resets it (RFC 9293 §3.6.1, RFC 2525 §2.17).
    */
   close(): void {
     if (this.#state === "CLOSED") return;
@@ -593,6 +593,7 @@ export class Connection {
 
   /** A path response from `from`: if it answers our challenge, the connection moves to that address. */
   handlePathResponse(from: Address, data: Uint8Array | undefined): boolean {
+    // (The endpoint checked the packet's source cid; the 8 random bytes prove the address receives.)
     const c = this.#challenge;
     if (!c || !data || addressKey(c.to) !== addressKey(from)) return false;
     for (let i = 0; i < 8; i++) if (c.data[i] !== data[i]) return false;
@@ -1100,7 +1101,14 @@ export class Connection {
     p.ack = undefined;
     if (!rst && this.#recv && (flags & Flag.ACK || isSynchronized(this.#state))) {
       flags |= Flag.ACK;
-      p.ack = this.#ack.build(now, this.#recv, flags & Flag.DATA ? PIGGYBACK_SACK_RANGES : this.#pureAckRanges());
+      // Path packets go to unvalidated addresses: keep them small (anti-amplification), no SACK ranges.
+      const ranges =
+        flags & (Flag.CHALLENGE | Flag.RESPONSE)
+          ? 0
+          : flags & Flag.DATA
+            ? PIGGYBACK_SACK_RANGES
+            : this.#pureAckRanges();
+      p.ack = this.#ack.build(now, this.#recv, ranges);
     }
     if (!(flags & Flag.DATA)) {
       p.seq = 0;
