@@ -1,8 +1,10 @@
 /**
  * Keeps docs/PROTOCOL.md honest: its state diagram must be exactly what
- * `stateDiagram()` generates from the transition table, and its configuration
+ * `stateDiagram()` generates from the transition table, its configuration
  * table must list every TransportConfig option with the code's default and
- * valid range.
+ * valid range, its flag table every header flag with its bit, its decoding
+ * table every DecodeError message of the parser, and its statistics tables
+ * every ConnectionStats / EndpointStats field.
  */
 
 import assert from "node:assert/strict";
@@ -11,7 +13,10 @@ import { test } from "node:test";
 import { DEFAULT_CONFIG, resolveConfig, type TransportConfig } from "../../src/core/config.js";
 import { CONTROLLER_NAMES } from "../../src/core/congestion/index.js";
 import { stateDiagram } from "../../src/core/connection/state.js";
+import { Endpoint } from "../../src/core/endpoint.js";
+import { SeededRng } from "../../src/core/rng.js";
 import { MS, SECOND } from "../../src/core/time.js";
+import { Flag } from "../../src/core/wire/packet.js";
 
 const DOC_URL = new URL("../../docs/PROTOCOL.md", import.meta.url);
 const doc = readFileSync(DOC_URL, "utf8").replace(/\r\n/g, "\n");
@@ -38,21 +43,36 @@ interface Row {
   cells: string[];
 }
 
-/** Data rows of the configuration table: first cell is the option name in backticks. */
-function configRows(): Row[] {
-  const rows: Row[] = [];
-  for (const line of region("config-table").split("\n")) {
+/** The cells of every row of the table in region `name` (header included, separator skipped); `\|` does not split. */
+function tableLines(name: string): string[][] {
+  const lines: string[][] = [];
+  for (const line of region(name).split("\n")) {
     const t = line.trim();
     if (!t.startsWith("|") || /^\|\s*-/.test(t)) continue;
-    const cells = t
-      .slice(1, t.endsWith("|") ? -1 : undefined)
-      .split("|")
-      .map((c) => c.trim());
+    lines.push(
+      t
+        .slice(1, t.endsWith("|") && !t.endsWith("\\|") ? -1 : undefined)
+        .split(/(?<!\\)\|/)
+        .map((c) => c.trim()),
+    );
+  }
+  return lines;
+}
+
+/** Data rows of the table in region `name`: rows whose first cell holds a backticked token. */
+function tableRows(name: string): Row[] {
+  const rows: Row[] = [];
+  for (const cells of tableLines(name)) {
     const key = codeSpans(cells[0])[0];
     if (key === undefined) continue; // header row
     rows.push({ key, cells });
   }
   return rows;
+}
+
+/** Data rows of the configuration table: first cell is the option name in backticks. */
+function configRows(): Row[] {
+  return tableRows("config-table");
 }
 
 const KEYS = Object.keys(DEFAULT_CONFIG) as (keyof TransportConfig)[];
@@ -120,4 +140,49 @@ test("the configuration table states the code's valid ranges", () => {
     if (integer) assert.ok(!accepts(key, min + 0.5), `"${key}" is documented as an integer but accepts fractions`);
     else assert.ok(accepts(key, min + 0.5), `"${key}" accepts fractions but the table says integer`);
   }
+});
+
+test("the flag table lists every header flag with its bit, and only those", () => {
+  const documented = new Map<string, number>();
+  for (const { key, cells } of tableRows("flags-table")) documented.set(cells[1], Number(key));
+  for (const [name, bit] of Object.entries(Flag)) {
+    assert.ok(documented.has(name), `flag ${name} is missing from the flag table`);
+    assert.equal(documented.get(name), bit, `bit of flag ${name}`);
+  }
+  for (const name of documented.keys())
+    assert.ok(Object.hasOwn(Flag, name), `the flag table documents ${name}, which is not a Flag`);
+});
+
+test("the decoding table lists every DecodeError message of the parser, and only those", () => {
+  const source = readFileSync(new URL("../../src/core/wire/packet.ts", import.meta.url), "utf8");
+  const start = source.indexOf("export function parsePacket(");
+  const end = source.indexOf("\n}\n", start);
+  assert.ok(start >= 0 && end > start, "parsePacket not found in src/core/wire/packet.ts");
+  const thrown = [...source.slice(start, end).matchAll(/new DecodeError\((["`])(.*?)\1\)/g)].map((m) =>
+    m[2].replace(/\$\{[^}]*\}/g, "N"),
+  );
+  assert.ok(thrown.length > 0, "no DecodeError found in parsePacket");
+  const documented = tableLines("decode-rules")
+    .filter((cells) => /^\d+$/.test(cells[0]))
+    .map((cells) => codeSpans(cells[cells.length - 1])[0]);
+  assert.deepEqual(documented, thrown, "the decoding table must list parsePacket's errors in the order it checks them");
+});
+
+/** Field names in the first column of a statistics table (a cell may name several). */
+function statsFields(name: string): string[] {
+  return tableRows(name).flatMap((r) => codeSpans(r.cells[0]));
+}
+
+function sameFields(documented: string[], actual: string[], what: string): void {
+  for (const key of actual) assert.ok(documented.includes(key), `${what} field "${key}" is missing from the table`);
+  for (const key of documented)
+    assert.ok(actual.includes(key), `the table documents "${key}", which is not a ${what} field`);
+  assert.equal(new Set(documented).size, documented.length, `a ${what} field is listed twice`);
+}
+
+test("the statistics tables list every ConnectionStats and EndpointStats field, and only those", () => {
+  const endpoint = new Endpoint({ rng: new SeededRng(1) });
+  const conn = endpoint.connect(0, { address: "192.0.2.1", port: 9 });
+  sameFields(statsFields("connection-stats"), Object.keys(conn.stats()), "ConnectionStats");
+  sameFields(statsFields("endpoint-stats"), Object.keys(endpoint.stats()), "EndpointStats");
 });
