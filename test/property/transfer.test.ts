@@ -107,6 +107,8 @@ export type Scenario = {
   down: Partial<LinkConfig>;
   clientOps: Op[];
   serverOps: Op[];
+  /** Path MTU discovery off (0 or absent), or on over a path of this MTU. */
+  pmtu?: number;
 };
 
 /** Runs one scenario and asserts the property; throws on violation. */
