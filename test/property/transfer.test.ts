@@ -68,6 +68,7 @@ const scenarioArb = fc.record({
   down: linkArb,
   clientOps: opsArb,
   serverOps: opsArb,
+  pmtu: fc.constantFrom(0, 1500, 9000, 65507),
 });
 
 interface Sent {
