@@ -1,123 +1,90 @@
 #!/usr/bin/env node
-/**
- * The `rudp` command line. Subcommands grow with the project; today: `demo`.
- */
+/** The `rudp` command line: finds the command, runs it, and turns its outcome into an exit code. */
 
 import { readFileSync } from "node:fs";
-import { runDemo } from "./demo.js";
-import { parseDuration, parseProbability, parseRate, parseSize } from "./units.js";
+import { UsageError, wantsHelp } from "./args.js";
+import { type Command, EXIT_FAILURE, EXIT_USAGE, flushWritable } from "./command.js";
+import { demoCommand } from "./demo.js";
+import { echoCommand } from "./echo.js";
+import { echoServerCommand } from "./echo-server.js";
+import { proxyCommand } from "./proxy.js";
+import { recvCommand } from "./recv.js";
+import { sendCommand } from "./send.js";
+import { tunnelCommand } from "./tunnel.js";
 
-const HELP = `Usage: rudp <command> [options]
+/** Every command, in the order `rudp --help` lists them. */
+const COMMANDS: readonly Command[] = [
+  sendCommand,
+  recvCommand,
+  echoServerCommand,
+  echoCommand,
+  proxyCommand,
+  tunnelCommand,
+  demoCommand,
+];
+
+function help(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return `Usage: rudp <command> [options]
 
 Reliable, connection-oriented transport over UDP.
 
 Commands:
-  demo          Transfer data across a simulated lossy link and show what the protocol did
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n")}
 
 Options:
   -h, --help     Show help (also: rudp <command> --help)
   -v, --version  Show the version
 
+Exit codes: 0 success, 1 failure, 2 bad arguments, 130 interrupted.
+
 Examples:
-  rudp demo
+  rudp recv 5000 > received.bin                 # on one host
+  rudp send file.bin 192.0.2.7 5000             # on the other
+  rudp proxy --listen 6000 --to 127.0.0.1:5000 --loss 10% --delay 25ms
   rudp demo --size 32MiB --loss 10% --delay 40ms
 `;
-
-const DEMO_HELP = `Usage: rudp demo [options]
-
-Sends data between two rudp endpoints across a simulated link (virtual time,
-seeded, so every run with the same options is identical), verifies it with
-SHA-256 and prints a summary.
-
-Options:
-  --size SIZE      bytes to send            (default 8MiB)
-  --loss P         random loss each way     (default 5%)
-  --delay TIME     one-way delay            (default 20ms)
-  --jitter TIME    delay variation          (default 5ms)
-  --rate RATE      bottleneck rate          (default 100mbit)
-  --seed N         simulation seed          (default 1)
-
-Examples:
-  rudp demo --size 64MiB --loss 1%
-  rudp demo --loss 20% --delay 100ms --rate 10mbit
-`;
-
-/** A usage error: printed with a hint, exit code 2. */
-class UsageError extends Error {}
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
   return pkg.version;
 }
 
-function parseOptions(args: string[], spec: Record<string, (v: string) => unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (!arg.startsWith("--")) throw new UsageError(`unexpected argument "${arg}"`);
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    const parse = spec[name];
-    if (!parse) throw new UsageError(`unknown option "--${name}"`);
-    const value = eq < 0 ? args[++i] : arg.slice(eq + 1);
-    if (value === undefined) throw new UsageError(`option "--${name}" needs a value`);
-    try {
-      out[name] = parse(value);
-    } catch (err) {
-      throw new UsageError(`--${name}: ${(err as Error).message}`);
-    }
-  }
-  return out;
-}
-
-function main(argv: string[]): number {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === "-h" || command === "--help" || command === "help") {
-    process.stdout.write(HELP);
+/** Runs `rudp` with `argv` (the arguments after the program name); resolves with the exit code. */
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "-h" || name === "--help" || name === "help") {
+    process.stdout.write(help());
     return 0;
   }
-  if (command === "-v" || command === "--version") {
+  if (name === "-v" || name === "--version") {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
-  if (command === "demo") {
-    if (rest.includes("--help") || rest.includes("-h")) {
-      process.stdout.write(DEMO_HELP);
-      return 0;
-    }
-    const o = parseOptions(rest, {
-      size: parseSize,
-      loss: parseProbability,
-      delay: parseDuration,
-      jitter: parseDuration,
-      rate: parseRate,
-      seed: (v) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 0) throw new RangeError(`invalid seed "${v}"`);
-        return n;
-      },
-    });
-    const result = runDemo({
-      bytes: (o.size as number) ?? 8 * 1024 * 1024,
-      loss: (o.loss as number) ?? 0.05,
-      delayMs: (o.delay as number) ?? 20,
-      jitterMs: (o.jitter as number) ?? 5,
-      rateBitsPerSecond: (o.rate as number) ?? 100e6,
-      seed: (o.seed as number) ?? 1,
-      out: (line) => process.stdout.write(`${line}\n`),
-    });
-    return result.verified ? 0 : 1;
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    process.stderr.write(`rudp: unknown command "${name}"\nRun "rudp --help" for the list of commands.\n`);
+    return EXIT_USAGE;
   }
-  throw new UsageError(`unknown command "${command}"`);
+  if (wantsHelp(rest)) {
+    process.stdout.write(command.help);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`rudp ${name}: ${err.message}\nRun "rudp ${name} --help" for usage.\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`rudp ${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return EXIT_FAILURE;
+  }
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (err) {
-  if (err instanceof UsageError) {
-    process.stderr.write(`rudp: ${err.message}\nRun "rudp --help" for usage.\n`);
-    process.exitCode = 2;
-  } else {
-    throw err;
-  }
-}
+// Exit explicitly: closed connections linger in TIME-WAIT in the background, which must not hold the process.
+main(process.argv.slice(2)).then(async (code) => {
+  await Promise.all([flushWritable(process.stdout), flushWritable(process.stderr)]);
+  process.exit(code);
+});
