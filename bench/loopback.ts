@@ -50,10 +50,10 @@ export interface Transport {
 }
 
 export const TRANSPORTS: readonly Transport[] = [
-  { id: "rudp-1200", label: "rudp, 1200 B datagrams (default)", kind: "rudp", maxPacketSize: 1200 },
+  { id: "rudp-1200", label: "rudp, 1200 B datagrams (PMTUD off)", kind: "rudp", maxPacketSize: 1200 },
   {
     id: "rudp-64k",
-    label: "rudp, 64 KB datagrams (set by hand; PMTUD not implemented yet)",
+    label: "rudp, 64 KB datagrams (the size PMTUD reaches on loopback; fixed here)",
     kind: "rudp",
     maxPacketSize: 65000,
   },

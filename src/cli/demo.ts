@@ -5,7 +5,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { type Connection, Endpoint, SeededRng } from "../core/index.js";
+import { CONTROLLER_NAMES, type Connection, Endpoint, SeededRng } from "../core/index.js";
 import { MS, SECOND } from "../core/time.js";
 import { EndpointNode, SimNetwork } from "../sim/index.js";
 import { expectPositionals, parseArgs, parseCount } from "./args.js";
@@ -19,16 +19,18 @@ seeded, so every run with the same options is identical), verifies it with
 SHA-256 and prints a summary.
 
 Options:
-  --size SIZE      bytes to send            (default 8MiB)
+  --size SIZE      bytes to send            (default 32MiB)
   --loss P         random loss each way     (default 5%)
   --delay TIME     one-way delay            (default 20ms)
   --jitter TIME    delay variation          (default 5ms)
   --rate RATE      bottleneck rate          (default 100mbit)
   --seed N         simulation seed          (default 1)
+  --cc NAME        congestion control: bbr, cubic, newreno (default bbr)
 
 Examples:
   rudp demo --size 64MiB --loss 1%
   rudp demo --loss 20% --delay 100ms --rate 10mbit
+  rudp demo --cc cubic     # a loss-based controller on the same link, for comparison
 `;
 
 /** The `rudp demo` command. */
@@ -44,15 +46,17 @@ export const demoCommand: Command = {
       jitter: { parse: parseDuration },
       rate: { parse: parseRate },
       seed: { parse: parseCount },
+      cc: { parse: parseController },
     });
     expectPositionals(positionals, 0, 0, "rudp demo [options]");
     const result = runDemo({
-      bytes: (o.size as number) ?? 8 * 1024 * 1024,
+      bytes: (o.size as number) ?? 32 * 1024 * 1024,
       loss: (o.loss as number) ?? 0.05,
       delayMs: (o.delay as number) ?? 20,
       jitterMs: (o.jitter as number) ?? 5,
       rateBitsPerSecond: (o.rate as number) ?? 100e6,
       seed: (o.seed as number) ?? 1,
+      congestionControl: (o.cc as string) ?? "bbr",
       out: (line) => process.stdout.write(`${line}\n`),
     });
     return result.verified ? 0 : 1;
@@ -67,7 +71,15 @@ export interface DemoOptions {
   jitterMs: number;
   rateBitsPerSecond: number;
   seed: number;
+  /** Congestion controller of the sender. */
+  congestionControl: string;
   out: (line: string) => void;
+}
+
+function parseController(name: string): string {
+  if (!CONTROLLER_NAMES.includes(name) || name.startsWith("unsafe"))
+    throw new RangeError(`unknown congestion control "${name}" (choose bbr, cubic or newreno)`);
+  return name;
 }
 
 /** What the demo measured. */
@@ -88,9 +100,13 @@ export function runDemo(o: DemoOptions): DemoResult {
     loss: o.loss,
     rate: o.rateBitsPerSecond,
     queueBytes: 256 * 1024,
+    mtu: 1472, // an ordinary 1500-byte Ethernet path: path MTU discovery settles there
+    reorder: false, // jitter without reordering, as netem and most real paths
   };
   net.setPath("10.0.0.1", "10.0.0.2", link);
-  const sender = new EndpointNode(new Endpoint({ rng: new SeededRng(o.seed + 1) }));
+  const sender = new EndpointNode(
+    new Endpoint({ rng: new SeededRng(o.seed + 1), congestionControl: o.congestionControl }),
+  );
   const receiverEndpoint = new Endpoint({ rng: new SeededRng(o.seed + 2) });
   receiverEndpoint.listen();
   const hashIn = createHash("sha256");
@@ -123,7 +139,8 @@ export function runDemo(o: DemoOptions): DemoResult {
 
   o.out(
     `rudp demo: sending ${formatBytes(o.bytes)} across a simulated link: ${(o.loss * 100).toFixed(1)}% loss each way, ` +
-      `${o.delayMs} ms ± ${o.jitterMs} ms one-way delay, ${formatRate(o.rateBitsPerSecond / 8)} bottleneck (seed ${o.seed})`,
+      `${o.delayMs} ms ± ${o.jitterMs} ms one-way delay, ${formatRate(o.rateBitsPerSecond / 8)} bottleneck, ` +
+      `${o.congestionControl} congestion control (seed ${o.seed})`,
   );
   const conn = sender.endpoint.connect(net.now, { address: "10.0.0.2", port: 6000 });
   conn.write(data);
