@@ -1,8 +1,4 @@
-/**
- * `rudp demo`: a transfer between two rudp endpoints across a simulated lossy
- * link (virtual time, seeded), with progress and a summary of what the
- * protocol did. Runs in well under a second of real time.
- */
+/** `rudp demo`: a seeded transfer across a simulated lossy link (virtual time), with progress and a summary. */
 
 import { createHash } from "node:crypto";
 import { CONTROLLER_NAMES, type Connection, Endpoint, SeededRng } from "../core/index.js";

@@ -63,13 +63,15 @@ async function runEcho(args: string[]): Promise<number> {
         process.stdin.pause();
         if (!socket.writableEnded) socket.end();
         // A clean close needs the server's FIN; give it a moment, then reset.
-        setTimeout(() => socket.resetAndDestroy(), 2000).unref();
+        setTimeout(() => socket.resetAndDestroy(), 2000);
       });
       const done = (c: number): void => {
         stopInterrupt();
         process.stdin.unpipe(socket);
         process.stdin.pause();
-        resolve(c);
+        if (interrupted)
+          setTimeout(() => resolve(c), 50); // lets a RST go out before the process exits
+        else resolve(c);
       };
       const check = async (): Promise<void> => {
         if (!ended || !finished) return;

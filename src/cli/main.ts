@@ -83,8 +83,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Exit explicitly: closed connections linger in TIME-WAIT in the background, which must not hold the process.
+// The process lives until the command has its exit code (even if it awaits only unref'd handles),
+// and then exits explicitly: closed connections linger in TIME-WAIT in the background, which must not hold it.
+const keepAlive = setInterval(() => {}, 1 << 30);
 main(process.argv.slice(2)).then(async (code) => {
+  clearInterval(keepAlive);
   await Promise.all([flushWritable(process.stdout), flushWritable(process.stderr)]);
   process.exit(code);
 });

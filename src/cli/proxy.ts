@@ -1,9 +1,4 @@
-/**
- * `rudp proxy`: a UDP impairment proxy. Every client address gets its own
- * pair of simulator `Link`s (loss, corruption, duplication, delay, jitter,
- * rate-limited drop-tail queue) driven in real time, and its own upstream UDP
- * socket, so many clients can share one proxy.
- */
+/** `rudp proxy`: a UDP impairment proxy built on the simulator's `Link`, run in real time, one pair of links per client. */
 
 import { randomInt } from "node:crypto";
 import dgram from "node:dgram";

@@ -1,9 +1,4 @@
-/**
- * Drives the simulator's `Link` impairment model in real time: a `LinkSink`
- * that keeps every admitted datagram on one heap ordered by delivery time and
- * one timer armed at the earliest, and hands each datagram over when its time
- * comes (no timer per packet).
- */
+/** Drives the simulator's `Link` impairment model in real time: one heap and one timer deliver every datagram. */
 
 import type { Address } from "../core/address.js";
 import type { Instant } from "../core/time.js";

@@ -155,8 +155,9 @@ async function serve(
       note(out.quiet, `${label}: finishing the current transfer (Ctrl-C again to abort)`);
       return;
     }
-    if (current) current.abort("interrupted");
-    resolveDone(current || !keepListening ? EXIT_INTERRUPTED : failures > 0 ? EXIT_FAILURE : EXIT_OK);
+    const code = current || !keepListening ? EXIT_INTERRUPTED : failures > 0 ? EXIT_FAILURE : EXIT_OK;
+    current?.abort("interrupted");
+    setTimeout(() => resolveDone(code), 50); // lets any RST go out before the process exits
   });
 
   server.on("connection", (socket: Socket) => {
@@ -245,7 +246,16 @@ class Receiver {
     const result = new Promise<boolean>((resolve) => {
       this.#resolve = resolve;
     });
-    socket.on("error", (err) => this.#fail(`connection failed: ${describeError(err)}`));
+    socket.on("error", (err) => {
+      const code = (err as { code?: string }).code;
+      this.#fail(
+        code === "ECONNRESET"
+          ? "the sender reset the connection"
+          : code === "ETIMEDOUT"
+            ? "the connection timed out"
+            : `connection failed: ${describeError(err)}`,
+      );
+    });
     socket.on("close", () => this.#fail("the connection closed before the transfer completed"));
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("end", () => setImmediate(() => void this.#complete()));

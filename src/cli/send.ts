@@ -170,9 +170,12 @@ function send(job: SendJob): Promise<number> {
       settled = true;
       progress?.stop();
       job.input.destroy();
-      if (!socket.destroyed) socket.resetAndDestroy();
       process.stderr.write(`${label}: ${message}\n`);
-      settle(code);
+      if (socket.destroyed) settle(code);
+      else {
+        socket.resetAndDestroy();
+        setTimeout(() => settle(code), 50); // lets the RST go out before the process exits
+      }
     }
 
     async function succeed(): Promise<void> {

@@ -1,12 +1,11 @@
+/** The file-transfer protocol of `rudp send` / `rudp recv` on one rudp connection: header, bytes, trailer, verdict. */
+
 /**
- * The little file-transfer protocol `rudp send` and `rudp recv` speak on top
- * of one rudp connection: a header message (JSON: name, size if known), the
- * bytes on the stream, a trailer message with the SHA-256 of what was sent,
- * then the sender's FIN; the receiver answers with an "ok" (or "error")
+ * The protocol, in order: the sender sends a header message (JSON: name, size
+ * if known), the bytes on the stream, a trailer message with the SHA-256 of
+ * what it sent, then its FIN; the receiver answers with an "ok" (or "error")
  * message before it closes its side.
  */
-
-/** Protocol name and version carried in the header. */
 export const TRANSFER_PROTOCOL = "rudp-transfer/1";
 
 /** The first message: what is coming. */

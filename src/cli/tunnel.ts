@@ -1,9 +1,4 @@
-/**
- * `rudp tunnel`: carries TCP connections over rudp. The client side accepts
- * TCP connections and opens one rudp connection for each to the server side,
- * which opens a TCP connection to the target. Data, half-close and resets
- * pass through in both directions.
- */
+/** `rudp tunnel`: carries TCP connections over rudp (client side: TCP in; server side: TCP out), half-close and resets included. */
 
 import net from "node:net";
 import { connect } from "../api/connect.js";
