@@ -191,18 +191,7 @@ async function tunnelServer(
       note(quiet, `${label}: ${from} closed (${down} bytes in, ${up} bytes out)`);
     });
   });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("listening", resolve);
-      server.once("error", reject);
-      server.listen(listen.port, host);
-    });
-  } catch (err) {
-    process.stderr.write(
-      `${label}: cannot listen on ${formatAddress(host ?? "*", listen.port)}: ${describeError(err)}\n`,
-    );
-    return EXIT_FAILURE;
-  }
+  if (!(await listenOn(server, listen.port, host, label))) return EXIT_FAILURE;
   const a = server.address();
   note(quiet, `${label}: listening on ${formatAddress(a?.address, a?.port)} (rudp), forwarding to ${to} (TCP)`);
   return runUntilInterrupted(label, counts, quiet, () => server.close());
@@ -233,19 +222,28 @@ async function tunnelClient(
       note(quiet, `${label}: ${from} closed (${up} bytes out, ${down} bytes in)`);
     });
   });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("listening", resolve);
-      server.once("error", reject);
-      server.listen(listen.port, host);
-    });
-  } catch (err) {
-    process.stderr.write(
-      `${label}: cannot listen on ${formatAddress(host ?? "*", listen.port)}: ${describeError(err)}\n`,
-    );
-    return EXIT_FAILURE;
-  }
+  if (!(await listenOn(server, listen.port, host, label))) return EXIT_FAILURE;
   const a = server.address() as net.AddressInfo;
   note(quiet, `${label}: listening on ${formatAddress(a.address, a.port)} (TCP), tunnelling to ${to} (rudp)`);
   return runUntilInterrupted(label, counts, quiet, () => server.close());
+}
+
+/** Starts a TCP or rudp server listening; false (after saying why on stderr) when it cannot. */
+async function listenOn(
+  server: { once(event: string, fn: (arg?: unknown) => void): unknown; listen(port: number, host?: string): unknown },
+  port: number,
+  host: string | undefined,
+  label: string,
+): Promise<boolean> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("listening", () => resolve());
+      server.once("error", reject);
+      server.listen(port, host);
+    });
+    return true;
+  } catch (err) {
+    process.stderr.write(`${label}: cannot listen on ${formatAddress(host ?? "*", port)}: ${describeError(err)}\n`);
+    return false;
+  }
 }
