@@ -192,13 +192,22 @@ describe("Socket on loopback", { timeout: 120_000 }, () => {
       await once(client, "connect");
       await new Promise((r) => setTimeout(r, 20));
       const [receiver, sender] = side === "client" ? [client, serverSide] : [serverSide, client];
-      receiver.on("data", () => {});
       const errored = once(sender, "error");
       const closed = nextEvent<[boolean]>(sender, "close");
-      sender.write(pattern(8 << 20));
-      await new Promise((r) => setTimeout(r, 30));
-      receiver.destroy();
+      // The sender keeps writing; the receiver quits after the first MiB while data is still arriving.
+      const chunk = pattern(1 << 20);
+      let writing = true;
+      const pump = async () => {
+        while (writing && !sender.destroyed) if (!sender.write(chunk)) await once(sender, "drain").catch(() => {});
+      };
+      let got = 0;
+      receiver.on("data", (d: Buffer) => {
+        got += d.length;
+        if (got >= 1 << 20 && !receiver.destroyed) receiver.destroy();
+      });
+      void pump();
       const [err] = (await errored) as [RudpSocketError];
+      writing = false;
       assert.equal(err.code, "ECONNRESET");
       const [hadError] = await closed;
       assert.equal(hadError, true);
