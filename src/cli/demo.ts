@@ -6,33 +6,41 @@ import { MS, SECOND } from "../core/time.js";
 import { EndpointNode, SimNetwork } from "../sim/index.js";
 import { expectPositionals, parseArgs, parseCount } from "./args.js";
 import type { Command } from "./command.js";
+import { runLocalDemo } from "./local-demo.js";
+import { parseController } from "./send.js";
 import { formatBytes, formatRate, parseDuration, parseProbability, parseRate, parseSize } from "./units.js";
 
 const HELP = `Usage: rudp demo [options]
 
-Sends data between two rudp endpoints across a simulated link (virtual time,
-seeded, so every run with the same options is identical), verifies it with
-SHA-256 and prints a summary.
+Without --simulated: a real transfer on this machine. "rudp recv", an impairment
+"rudp proxy" in front of it and "rudp send" run as separate processes on
+loopback; random data goes through the proxy with a progress bar, the receiver
+checks its SHA-256, and the proxy's counters are printed.
+
+With --simulated: the same kind of transfer across a simulated link (virtual
+time, seeded, so every run with the same options is identical).
 
 Options:
   --size SIZE      bytes to send            (default 32MiB)
   --loss P         random loss each way     (default 5%)
-  --delay TIME     one-way delay            (default 20ms)
+  --delay TIME     one-way delay            (default 10ms local, 20ms simulated)
   --jitter TIME    delay variation          (default 5ms)
-  --rate RATE      bottleneck rate          (default 100mbit)
-  --seed N         simulation seed          (default 1)
+  --rate RATE      bottleneck rate          (default: none local, 100mbit simulated)
   --cc NAME        congestion control: bbr, cubic, newreno (default bbr)
+  --simulated      run in the simulator instead of on the local machine
+  --seed N         simulation seed          (default 1)
 
 Examples:
-  rudp demo --size 64MiB --loss 1%
-  rudp demo --loss 20% --delay 100ms --rate 10mbit
-  rudp demo --cc cubic     # a loss-based controller on the same link, for comparison
+  rudp demo
+  rudp demo --size 64MiB --loss 10% --delay 25ms
+  rudp demo --cc cubic                 # a loss-based controller, for comparison
+  rudp demo --simulated --loss 20% --delay 100ms --rate 10mbit
 `;
 
 /** The `rudp demo` command. */
 export const demoCommand: Command = {
   name: "demo",
-  summary: "Transfer data across a simulated lossy link and show what the protocol did",
+  summary: "Send data through a lossy proxy on this machine (or a simulated link) and show what the protocol did",
   help: HELP,
   async run(args: string[]): Promise<number> {
     const { options: o, positionals } = parseArgs(args, {
@@ -43,8 +51,19 @@ export const demoCommand: Command = {
       rate: { parse: parseRate },
       seed: { parse: parseCount },
       cc: { parse: parseController },
+      simulated: {},
     });
     expectPositionals(positionals, 0, 0, "rudp demo [options]");
+    if (!o.simulated)
+      return runLocalDemo({
+        bytes: (o.size as number) ?? 32 * 1024 * 1024,
+        loss: (o.loss as number) ?? 0.05,
+        delayMs: (o.delay as number) ?? 10,
+        jitterMs: (o.jitter as number) ?? 5,
+        rate: o.rate !== undefined ? `${(o.rate as number) / 1e6}mbit` : undefined,
+        congestionControl: (o.cc as string) ?? "bbr",
+        out: (line) => process.stdout.write(`${line}\n`),
+      });
     const result = runDemo({
       bytes: (o.size as number) ?? 32 * 1024 * 1024,
       loss: (o.loss as number) ?? 0.05,
@@ -70,12 +89,6 @@ export interface DemoOptions {
   /** Congestion controller of the sender. */
   congestionControl: string;
   out: (line: string) => void;
-}
-
-function parseController(name: string): string {
-  if (!CONTROLLER_NAMES.includes(name) || name.startsWith("unsafe"))
-    throw new RangeError(`unknown congestion control "${name}" (choose bbr, cubic or newreno)`);
-  return name;
 }
 
 /** What the demo measured. */

@@ -7,6 +7,7 @@ import type { Readable } from "node:stream";
 import { connect } from "../api/connect.js";
 import type { Socket } from "../api/socket.js";
 import type { ConnectionStats } from "../core/connection/stats.js";
+import { CONTROLLER_NAMES } from "../core/index.js";
 import { checkInputFile, expectPositionals, formatAddress, parseArgs, parsePort, resolveHost } from "./args.js";
 import {
   type Command,
@@ -42,6 +43,7 @@ the receiver confirmed the hash; 1 if the transfer failed or was rejected.
 
 Options:
   --connect-timeout TIME  give up connecting after TIME (default 30s)
+  --cc NAME               congestion control: cubic (default), bbr (best on lossy links), newreno
 ${OUTPUT_HELP}
 
 Examples:
@@ -72,6 +74,7 @@ async function runSend(args: string[]): Promise<number> {
   const { options, positionals } = parseArgs(args, {
     ...OUTPUT_OPTIONS,
     "connect-timeout": { parse: parseDuration },
+    cc: { parse: parseController },
   });
   expectPositionals(positionals, 2, 3, USAGE);
   const [file, hostText, portText] = positionals.length === 3 ? positionals : ["-", ...positionals];
@@ -101,6 +104,7 @@ async function runSend(args: string[]): Promise<number> {
       out,
       tracer,
       connectTimeout: (options["connect-timeout"] as number | undefined) ?? 30_000,
+      congestionControl: options.cc as string | undefined,
     });
   } finally {
     input.destroy();
@@ -117,6 +121,14 @@ interface SendJob {
   out: OutputSettings;
   tracer: Tracer;
   connectTimeout: number;
+  congestionControl: string | undefined;
+}
+
+/** A congestion controller name for --cc (the unsafe mode is not offered on the command line). */
+export function parseController(name: string): string {
+  if (!CONTROLLER_NAMES.includes(name) || name.startsWith("unsafe"))
+    throw new RangeError(`unknown congestion control "${name}" (choose cubic, bbr or newreno)`);
+  return name;
 }
 
 /** Why a connection failed, in words (ECONNREFUSED gets a hint). */
@@ -138,6 +150,7 @@ function send(job: SendJob): Promise<number> {
     allowHalfOpen: true,
     onTrace: job.tracer.onTrace,
     connectTimeout: job.connectTimeout,
+    congestionControl: job.congestionControl,
   });
   const hash = createHash("sha256");
   let sent = 0;

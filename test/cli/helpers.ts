@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,9 +38,15 @@ export type Stdio = "pipe" | "ignore" | number;
 
 const children = new Set<ChildProcess>();
 
-/** Starts `rudp ARGS…` (node --import tsx src/cli/main.ts) from the repository root. */
+/**
+ * How the CLI is started: the built `dist/cli/main.js` (what `npm test` builds first and users run), or
+ * the TypeScript source through tsx when no build exists (running one test file by hand).
+ */
+const CLI = existsSync(join(ROOT, "dist/cli/main.js")) ? ["dist/cli/main.js"] : ["--import", "tsx", "src/cli/main.ts"];
+
+/** Starts `rudp ARGS…` from the repository root. */
 export function rudp(args: string[], io: { stdin?: Stdio; stdout?: Stdio } = {}): CliProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+  const child = spawn(process.execPath, [...CLI, ...args], {
     cwd: ROOT,
     stdio: [io.stdin ?? "ignore", io.stdout ?? "pipe", "pipe"],
   });
