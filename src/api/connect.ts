@@ -121,7 +121,12 @@ async function open(socket: Socket, runtime: Runtime, o: ConnectOptions, host: s
     udp.close();
     return;
   }
-  const endpoint = new Endpoint({ ...transportOptions(o), rng: runtime.rng, onTrace: o.onTrace });
+  const endpoint = new Endpoint({
+    ...transportOptions(o),
+    rng: runtime.rng,
+    checksum: runtime.checksum,
+    onTrace: o.onTrace,
+  });
   const driver = new EndpointDriver(runtime, udp, endpoint);
   driver.onError = (err) => socket.destroy(err);
   const conn = driver.connect(remote);

@@ -132,6 +132,7 @@ export class Server extends EventEmitter {
     const endpoint = new Endpoint({
       ...transportOptions(this.#options),
       rng: runtime.rng,
+      checksum: runtime.checksum,
       maxConnections: this.#maxConnections,
       backlog,
       addressValidation: this.#options.addressValidation,

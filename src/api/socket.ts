@@ -24,13 +24,13 @@ import { RudpSocketError, validateBytes } from "./errors.js";
 export interface SocketOptions {
   /** Keep the writable side open after the peer ends (default false, as node:net). */
   allowHalfOpen?: boolean;
-  /** Bytes the core may hold unacknowledged before write callbacks wait (default 1 MiB). */
+  /** Bytes the core may hold unacknowledged before write callbacks wait (default 4 MiB, the default receive window: a smaller buffer would cap goodput at sendBufferSize / RTT). */
   sendBufferSize?: number;
   readableHighWaterMark?: number;
   writableHighWaterMark?: number;
 }
 
-const DEFAULT_SEND_BUFFER = 1024 * 1024;
+const DEFAULT_SEND_BUFFER = 4 * 1024 * 1024;
 
 type SocketState = "opening" | "open" | "closed";
 
@@ -400,10 +400,10 @@ export class Socket extends Duplex implements ConnectionSink {
     const conn = this.#conn;
     if (!conn) return;
     while (this.#reading) {
-      const chunk = conn.read();
+      const chunk = readCoalesced(conn);
       if (!chunk) break;
       this.#bytesRead += chunk.length;
-      this.#reading = this.push(toBuffer(chunk));
+      this.#reading = this.push(chunk);
     }
     this.#driver?.wake(); // reading may have opened the receive window
     // The stream ends after the peer's FIN once everything before it was consumed, messages included.
@@ -517,6 +517,27 @@ export class Socket extends Duplex implements ConnectionSink {
     }
     this.#timeoutTimer?.arm(this.#lastActivity + this.#timeoutMs * MS);
   }
+}
+
+/** Largest chunk `readCoalesced` builds: as a TCP socket's reads, so per-chunk stream overhead is paid per 64 KiB, not per packet. */
+const READ_CHUNK = 64 * 1024;
+
+/** The next stream bytes as one Buffer: one segment as is, or consecutive segments copied together up to READ_CHUNK. */
+function readCoalesced(conn: Connection): Buffer | undefined {
+  const first = conn.read();
+  if (!first) return undefined;
+  if (first.length >= READ_CHUNK) return toBuffer(first);
+  const second = conn.read();
+  if (!second) return toBuffer(first);
+  const parts = [first, second];
+  let length = first.length + second.length;
+  while (length < READ_CHUNK) {
+    const next = conn.read();
+    if (!next) break;
+    parts.push(next);
+    length += next.length;
+  }
+  return Buffer.concat(parts, length);
 }
 
 function toBuffer(u: Uint8Array): Buffer {

@@ -1,7 +1,7 @@
 /** `rudp demo`: a seeded transfer across a simulated lossy link (virtual time), with progress and a summary. */
 
 import { createHash } from "node:crypto";
-import { CONTROLLER_NAMES, type Connection, Endpoint, SeededRng } from "../core/index.js";
+import { type Connection, Endpoint, SeededRng } from "../core/index.js";
 import { MS, SECOND } from "../core/time.js";
 import { EndpointNode, SimNetwork } from "../sim/index.js";
 import { expectPositionals, parseArgs, parseCount } from "./args.js";

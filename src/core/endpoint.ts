@@ -1,6 +1,6 @@
 /**
  * The endpoint: one UDP socket's worth of connections. It validates every
- * datagram (cheap magic/version check, CRC-32C, full decode) and routes it by
+ * datagram (cheap magic/version check, CRC-32, full decode) and routes it by
  * destination connection id; opens connections actively (`connect`) and
  * passively (SYNs while listening); answers strays with rate-limited RSTs;
  * and multiplexes the connections' output and timers (one earliest-deadline
@@ -22,6 +22,7 @@ import { TimerHeap } from "./timer-heap.js";
 
 const EMPTY = new Uint8Array(0);
 
+import { type Checksum, crc32 } from "./wire/crc32.js";
 import {
   CHECKSUM_SIZE,
   checksumValid,
@@ -53,6 +54,8 @@ export interface EndpointOptions extends Partial<TransportConfig> {
   tokenLifetime?: number;
   /** Called for every datagram sent, received or dropped (tracing; leave unset for speed). */
   onTrace?: (event: TraceEvent) => void;
+  /** A faster implementation of the wire checksum (CRC-32), such as Node's zlib.crc32; the pure one by default. */
+  checksum?: Checksum;
 }
 
 /** Something the endpoint reports to its driver. */
@@ -91,7 +94,10 @@ export interface TraceEvent {
   srtt?: number;
 }
 
-/** A datagram to send. `data` is valid until the next `pollTransmit` call. */
+/** Room `pollTransmit` needs in its output buffer: the largest datagram any connection may build. */
+export const MAX_TRANSMIT_SIZE = 65536;
+
+/** A datagram to send. `data` is valid until the next `pollTransmit` call (or, with a caller's buffer, as long as it). */
 export interface Transmit {
   to: Address;
   data: Uint8Array;
@@ -140,6 +146,8 @@ interface Stateless {
 /** Demultiplexes one socket's datagrams to its connections. */
 export class Endpoint implements ConnectionHost {
   readonly config: TransportConfig;
+  /** The wire checksum implementation shared by this endpoint's connections. */
+  readonly checksum: Checksum;
   readonly #rng: Rng;
   #maxConnections: number;
   readonly #backlog: number;
@@ -195,8 +203,12 @@ export class Endpoint implements ConnectionHost {
       tokenLifetime = 10 * SECOND,
       rng,
       onTrace,
+      checksum = crc32,
       ...transport
     } = options;
+    if (typeof checksum !== "function")
+      throw new RudpArgumentError("ERR_INVALID_ARG_TYPE", 'The "checksum" option must be a function');
+    this.checksum = checksum;
     this.#onTrace = onTrace;
     if (!["always", "under-load", "never"].includes(addressValidation))
       throw new RudpArgumentError(
@@ -224,7 +236,7 @@ export class Endpoint implements ConnectionHost {
     this.#backlog = backlog;
     this.#rstRate = rstRateLimit;
     this.#rstTokens = rstRateLimit;
-    this.#scratch = new Uint8Array(65536);
+    this.#scratch = new Uint8Array(MAX_TRANSMIT_SIZE);
   }
 
   /** Starts accepting incoming connections. */
@@ -279,7 +291,16 @@ export class Endpoint implements ConnectionHost {
       Object.keys(overrides).length || profile !== undefined
         ? resolveConfig({ ...base, ...overrides }, CONTROLLER_NAMES)
         : this.config;
-    const conn = new Connection({ config, rng: this.#rng, now, remote, localCid: this.#newCid(), isn, host: this });
+    const conn = new Connection({
+      config,
+      rng: this.#rng,
+      checksum: this.checksum,
+      now,
+      remote,
+      localCid: this.#newCid(),
+      isn,
+      host: this,
+    });
     this.#register(conn);
     this.#connecting.set(addressKey(remote), conn);
     this.#ready.add(conn);
@@ -321,7 +342,7 @@ export class Endpoint implements ConnectionHost {
       return;
     }
     const conn = dcid === 0 ? undefined : this.#byCid.get(dcid);
-    if (!checksumValid(data)) {
+    if (!checksumValid(data, this.checksum)) {
       stats.corruptDrops++;
       conn?.countDrop("corrupt");
       this.#traceDrop(now, from, data.length, "corrupt", undefined);
@@ -390,19 +411,26 @@ export class Endpoint implements ConnectionHost {
 
   // ----- Outputs -----------------------------------------------------------------
 
-  /** The next datagram to send, or undefined. `data` is valid until the next call. */
-  pollTransmit(now: Instant): Transmit | undefined {
+  /**
+   * The next datagram to send, or undefined. It is built in `out` (at least
+   * MAX_TRANSMIT_SIZE bytes) when given, so a driver can hand it to the socket
+   * without a copy; otherwise in a scratch buffer valid until the next call.
+   */
+  pollTransmit(now: Instant, out: Uint8Array = this.#scratch): Transmit | undefined {
+    if (out.length < MAX_TRANSMIT_SIZE)
+      throw new RudpArgumentError("ERR_OUT_OF_RANGE", "pollTransmit needs 65536 bytes of room");
     if (this.#stateless.length > 0) {
       const s = this.#stateless.shift() as Stateless;
       this.#stats.datagramsSent++;
-      const data = s.data.subarray(0, s.length);
+      out.set(s.data.subarray(0, s.length));
+      const data = out.subarray(0, s.length);
       if (this.#onTrace) this.#traceSent(now, undefined, s.to, data);
       return { to: s.to, data };
     }
     for (const conn of this.#ready) {
       let n = 0;
       try {
-        n = conn.pollTransmit(now, this.#scratch);
+        n = conn.pollTransmit(now, out);
       } catch (err) {
         this.#internalError(conn, err);
       }
@@ -411,7 +439,7 @@ export class Endpoint implements ConnectionHost {
       this.#afterTouch(conn);
       if (n > 0) {
         this.#stats.datagramsSent++;
-        const data = this.#scratch.subarray(0, n);
+        const data = out.subarray(0, n);
         if (this.#onTrace) this.#traceSent(now, conn, conn.destination, data);
         return { to: conn.destination, data };
       }
@@ -482,6 +510,7 @@ export class Endpoint implements ConnectionHost {
     const conn = new Connection({
       config: this.config,
       rng: this.#rng,
+      checksum: this.checksum,
       now,
       remote: from,
       localCid: this.#newCid(),
@@ -638,6 +667,7 @@ export class Endpoint implements ConnectionHost {
         payload: EMPTY,
       },
       data,
+      this.checksum,
     );
     this.#stats.retriesSent++;
     this.#stateless.push({ to, length, data });
@@ -669,6 +699,7 @@ export class Endpoint implements ConnectionHost {
         payload: data.subarray(0, 0),
       },
       data,
+      this.checksum,
     );
     this.#stats.rstsSent++;
     this.#stateless.push({ to, length, data });

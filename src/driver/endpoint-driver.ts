@@ -8,9 +8,11 @@
 
 import type { Address } from "../core/address.js";
 import type { Connection } from "../core/connection/connection.js";
-import type { Endpoint, EndpointEvent } from "../core/endpoint.js";
+import { type Endpoint, type EndpointEvent, MAX_TRANSMIT_SIZE } from "../core/endpoint.js";
 import type { ConnectionEvent } from "../core/events.js";
 import type { Runtime, Timer, UdpHandle } from "../runtime/runtime.js";
+
+const SLAB_SIZE = 1 << 20;
 
 /** An API object that wants a connection's events. */
 export interface ConnectionSink {
@@ -27,6 +29,13 @@ export class EndpointDriver {
   readonly #timer: Timer;
   readonly #sinks = new Map<Connection, ConnectionSink>();
   readonly #flushWatchers = new Set<ConnectionSink>();
+  /**
+   * Datagrams are built straight into a slab and handed to the socket, which
+   * may still hold them after send() returns: a region is never reused, and a
+   * full slab is replaced (and collected once its sends are done).
+   */
+  #slab = new Uint8Array(0);
+  #slabUsed = 0;
   #flushScheduled = false;
   #flushing = false;
   #closed = false;
@@ -119,10 +128,10 @@ export class EndpointDriver {
           this.#dispatch(ev);
         }
         const now = this.runtime.now();
-        for (let t = ep.pollTransmit(now); t; t = ep.pollTransmit(now)) {
+        for (let t = ep.pollTransmit(now, this.#room()); t; t = ep.pollTransmit(now, this.#room())) {
           progressed = true;
-          // The endpoint reuses its buffer; dgram.send needs its own copy until the datagram is out.
-          this.#udp.send(new Uint8Array(t.data), t.to);
+          this.#slabUsed += t.data.length;
+          this.#udp.send(t.data, t.to);
         }
         if (!progressed) break;
       }
@@ -156,6 +165,14 @@ export class EndpointDriver {
     this.#timer.cancel();
     this.#udp.close();
     this.onClose();
+  }
+
+  #room(): Uint8Array {
+    if (this.#slab.length - this.#slabUsed < MAX_TRANSMIT_SIZE) {
+      this.#slab = new Uint8Array(SLAB_SIZE);
+      this.#slabUsed = 0;
+    }
+    return this.#slab.subarray(this.#slabUsed);
   }
 
   #onMessage(data: Uint8Array, from: Address): void {

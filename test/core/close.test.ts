@@ -158,6 +158,6 @@ import { wire } from "../../src/core/index.js";
 
 function resign(data: Uint8Array): Uint8Array {
   const end = data.length - 4;
-  new DataView(data.buffer, data.byteOffset).setUint32(end, wire.crc32c(data, 0, end));
+  new DataView(data.buffer, data.byteOffset).setUint32(end, wire.crc32(data, 0, end));
   return data;
 }

@@ -164,7 +164,7 @@ import { wire } from "../../src/core/index.js";
 /** Rewrites the checksum of a datagram after a test modified it. */
 function resign(data: Uint8Array): Uint8Array {
   const end = data.length - 4;
-  const crc = wire.crc32c(data, 0, end);
+  const crc = wire.crc32(data, 0, end);
   new DataView(data.buffer, data.byteOffset).setUint32(end, crc);
   return data;
 }

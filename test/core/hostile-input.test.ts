@@ -13,7 +13,7 @@ import { makePair, randomBytes, sameBytes } from "../helpers/pair.js";
 import { seedFor } from "../helpers/seed.js";
 
 function reseal(d: Uint8Array): Uint8Array {
-  if (d.length >= 4) new DataView(d.buffer, d.byteOffset).setUint32(d.length - 4, wire.crc32c(d, 0, d.length - 4));
+  if (d.length >= 4) new DataView(d.buffer, d.byteOffset).setUint32(d.length - 4, wire.crc32(d, 0, d.length - 4));
   return d;
 }
 

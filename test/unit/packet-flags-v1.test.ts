@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { DecodeError } from "../../src/core/errors.js";
-import { crc32c } from "../../src/core/wire/crc32c.js";
+import { crc32 } from "../../src/core/wire/crc32.js";
 import {
   CHECKSUM_SIZE,
   decodeDatagram,
@@ -47,7 +47,7 @@ function emit(p: PacketRepr): Uint8Array {
   return out;
 }
 
-/** A datagram from a header with `flags` and the given section bytes, with a correct CRC-32C. */
+/** A datagram from a header with `flags` and the given section bytes, with a correct CRC-32. */
 function craft(flags: number, sections: number[] | Uint8Array, scid = 0x01020304): Uint8Array {
   const body = new Uint8Array(HEADER_SIZE + sections.length);
   const v = new DataView(body.buffer);
@@ -61,7 +61,7 @@ function craft(flags: number, sections: number[] | Uint8Array, scid = 0x01020304
   body.set(sections, HEADER_SIZE);
   const out = new Uint8Array(body.length + CHECKSUM_SIZE);
   out.set(body);
-  new DataView(out.buffer).setUint32(body.length, crc32c(body));
+  new DataView(out.buffer).setUint32(body.length, crc32(body));
   return out;
 }
 
@@ -384,6 +384,6 @@ test("PAD fills a packet to the requested size with zeros and is skipped by the 
     bad,
   );
   new DataView(bad.buffer).setUint16(2, Flag.DATA | Flag.PAD);
-  new DataView(bad.buffer).setUint32(m - 4, crc32c(bad, 0, m - 4));
+  new DataView(bad.buffer).setUint32(m - 4, crc32(bad, 0, m - 4));
   assert.throws(() => decodeDatagram(bad.subarray(0, m)), /PAD with DATA/);
 });

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { DecodeError } from "../../src/core/errors.js";
-import { crc32c } from "../../src/core/wire/crc32c.js";
+import { crc32 } from "../../src/core/wire/crc32.js";
 import {
   ACK_SECTION_SIZE,
   CHECKSUM_SIZE,
@@ -55,11 +55,11 @@ function emit(p: PacketRepr): Uint8Array {
   return out;
 }
 
-/** Re-seals `body` (everything before the trailer) with a correct CRC-32C. */
+/** Re-seals `body` (everything before the trailer) with a correct CRC-32. */
 function seal(body: Uint8Array): Uint8Array {
   const out = new Uint8Array(body.length + CHECKSUM_SIZE);
   out.set(body);
-  new DataView(out.buffer).setUint32(body.length, crc32c(body));
+  new DataView(out.buffer).setUint32(body.length, crc32(body));
   return out;
 }
 
@@ -195,7 +195,7 @@ test("layout: header fields are big-endian at their documented offsets", () => {
   assert.equal(MAGIC, 0x52);
   assert.equal(VERSION, 1);
   const crc = new DataView(d.buffer).getUint32(20);
-  assert.equal(crc, crc32c(d, 0, 20));
+  assert.equal(crc, crc32(d, 0, 20));
 });
 
 test("packetLength counts every section", () => {
@@ -349,7 +349,7 @@ test("random bit flips in random packets are caught", () => {
 test("checksumValid is false for inputs shorter than the trailer", () => {
   for (let k = 0; k < CHECKSUM_SIZE; k++) assert.equal(checksumValid(new Uint8Array(k)), false);
   // 4 zero bytes: CRC of the empty string is 0, so this one is (trivially) valid.
-  assert.equal(checksumValid(new Uint8Array(4)), crc32c(new Uint8Array(0)) === 0);
+  assert.equal(checksumValid(new Uint8Array(4)), crc32(new Uint8Array(0)) === 0);
 });
 
 /** Emits raw flags without the emitter's help, then seals. */

@@ -18,7 +18,7 @@ export const CONTROLLERS: Readonly<Record<string, ControllerFactory>> = Object.f
   newreno: (size, iw) => new NewReno(size, iw),
   cubic: (size, iw) => new Cubic(size, iw),
   bbr: (size, iw) => new Bbr(size, iw),
-  "unsafe-uncontrolled": (size) => new Uncontrolled(size),
+  "unsafe-uncontrolled": () => new Uncontrolled(),
 });
 
 /** Names accepted by the `congestionControl` option. */

@@ -14,8 +14,6 @@ export class Uncontrolled implements CongestionController {
   readonly ssthresh = Number.POSITIVE_INFINITY;
   readonly pacingRate = undefined;
 
-  constructor(_packetSize: number) {}
-
   onPacketSent(_now: Instant, _bytes: number): void {}
   onAck(_now: Instant, _s: AckSample): void {}
   onCongestionEvent(_now: Instant, _bytesInFlight: number): void {}

@@ -23,6 +23,7 @@ import { type ConnectionErrorCode, RudpArgumentError, RudpConnectionError, RudpS
 import type { ConnectionEvent } from "../events.js";
 import { nonZeroU32, type Rng } from "../rng.js";
 import { type Instant, MS, NEVER } from "../time.js";
+import { type Checksum, crc32 } from "../wire/crc32.js";
 import {
   ACK_SECTION_SIZE,
   CHECKSUM_SIZE,
@@ -51,6 +52,8 @@ import { type ConnectionStats, type Counters, newCounters } from "./stats.js";
 export interface ConnectionInit {
   config: TransportConfig;
   rng: Rng;
+  /** The wire checksum implementation (CRC-32); the pure one by default. */
+  checksum?: Checksum;
   now: Instant;
   remote: Address;
   /** Our connection identifier (non-zero); the endpoint routes packets carrying it here. */
@@ -90,6 +93,7 @@ export class Connection {
   #destination: Address;
   #lastWasRetransmit = false;
   readonly #rng: Rng;
+  readonly #checksum: Checksum;
   readonly localCid: number;
   #peerCid = 0;
   #state: State = "CLOSED";
@@ -196,6 +200,7 @@ export class Connection {
     this.#remote = init.remote;
     this.#destination = init.remote;
     this.#rng = init.rng;
+    this.#checksum = init.checksum ?? crc32;
     this.#addressValidated = init.syn === undefined || init.addressValidated === true;
     this.#ampReceived = init.synSize ?? 0;
     this.#host = init.host;
@@ -1115,7 +1120,7 @@ export class Connection {
       p.payload = EMPTY;
     }
     p.flags = flags;
-    const n = emitPacket(p, out);
+    const n = emitPacket(p, out, this.#checksum);
     this.#counters.packetsSent++;
     this.#counters.bytesSent += n;
     return n;

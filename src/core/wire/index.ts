@@ -1,5 +1,5 @@
-/** The wire layer: datagram codec, CRC-32C and sequence arithmetic. */
+/** The wire layer: datagram codec, CRC-32 and sequence arithmetic. */
 
-export { crc32c } from "./crc32c.js";
+export { type Checksum, crc32 } from "./crc32.js";
 export * from "./packet.js";
 export { seqCompare, unwrapSeq, wrapSeq } from "./seq.js";

@@ -11,11 +11,11 @@
  *      [ACK]   u32 cumulative ack, u32 window, u32 ack delay (µs), u8 n, n × (u32 start, u32 end)
  *      [PATH]  8 bytes of path challenge or response data
  *      [DATA]  u32 seq, payload …
- * end-4 u32 CRC-32C of everything before it
+ * end-4 u32 CRC-32 (IEEE) of everything before it
  */
 
 import { DecodeError } from "../errors.js";
-import { crc32c } from "./crc32c.js";
+import { type Checksum, crc32 } from "./crc32.js";
 
 /** The magic byte that opens every rudp datagram. */
 export const MAGIC = 0x52;
@@ -121,18 +121,35 @@ export interface PacketRepr {
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
+function readU16(d: Uint8Array, o: number): number {
+  return (d[o] << 8) | d[o + 1];
+}
+function readU32(d: Uint8Array, o: number): number {
+  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) >>> 0;
+}
+function writeU16(d: Uint8Array, o: number, v: number): void {
+  d[o] = v >>> 8;
+  d[o + 1] = v;
+}
+function writeU32(d: Uint8Array, o: number, v: number): void {
+  d[o] = v >>> 24;
+  d[o + 1] = v >>> 16;
+  d[o + 2] = v >>> 8;
+  d[o + 3] = v;
+}
+
 /** Reads only the destination cid, for routing before full validation; -1 if not an rudp v1 datagram. */
 export function peekDcid(data: Uint8Array): number {
   if (data.length < MIN_PACKET_SIZE || data[0] !== MAGIC || data[1] !== VERSION) return -1;
   return ((data[4] << 24) | (data[5] << 16) | (data[6] << 8) | data[7]) >>> 0;
 }
 
-/** True when the trailer matches the CRC-32C of the rest of the datagram. */
-export function checksumValid(data: Uint8Array): boolean {
+/** True when the trailer matches the CRC-32 of the rest of the datagram. */
+export function checksumValid(data: Uint8Array, checksum: Checksum = crc32): boolean {
   const end = data.length - CHECKSUM_SIZE;
   if (end < 0) return false;
   const stored = ((data[end] << 24) | (data[end + 1] << 16) | (data[end + 2] << 8) | data[end + 3]) >>> 0;
-  return crc32c(data, 0, end) === stored;
+  return checksum(data, 0, end) === stored;
 }
 
 /**
@@ -143,10 +160,9 @@ export function checksumValid(data: Uint8Array): boolean {
 export function parsePacket(data: Uint8Array): PacketRepr {
   const len = data.length - CHECKSUM_SIZE;
   if (len < HEADER_SIZE) throw new DecodeError("datagram shorter than the header");
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   if (data[0] !== MAGIC) throw new DecodeError("bad magic");
   if (data[1] !== VERSION) throw new DecodeError(`unsupported version ${data[1]}`);
-  const flags = view.getUint16(2);
+  const flags = readU16(data, 2);
   if (flags & ~KNOWN_FLAGS) throw new DecodeError("unknown flags");
   if (flags & Flag.RST && flags & ~Flag.RST) throw new DecodeError("RST combined with other flags");
   if (flags & Flag.RETRY && flags & ~Flag.RETRY) throw new DecodeError("RETRY combined with other flags");
@@ -159,8 +175,8 @@ export function parsePacket(data: Uint8Array): PacketRepr {
   if (flags & Flag.FIN && flags & (Flag.MSG | Flag.MSG_END)) throw new DecodeError("FIN segment marked as message");
   if (flags & Flag.MSG_END && !(flags & Flag.MSG)) throw new DecodeError("MSG_END without MSG");
   if (flags & Flag.SYN && flags & Flag.DATA) throw new DecodeError("SYN carrying data");
-  const dcid = view.getUint32(4);
-  const scid = view.getUint32(8);
+  const dcid = readU32(data, 4);
+  const scid = readU32(data, 8);
   if (scid === 0 && !(flags & (Flag.RST | Flag.RETRY))) throw new DecodeError("zero source cid");
   let off = HEADER_SIZE;
   let token: Uint8Array | undefined;
@@ -173,14 +189,14 @@ export function parsePacket(data: Uint8Array): PacketRepr {
   let handshake: HandshakeRepr | undefined;
   if (flags & Flag.SYN) {
     if (off + SYN_SECTION_SIZE > len) throw new DecodeError("truncated SYN section");
-    const maxPacketSize = view.getUint16(off + 8);
-    const extLen = view.getUint16(off + 10);
+    const maxPacketSize = readU16(data, off + 8);
+    const extLen = readU16(data, off + 10);
     if (maxPacketSize < MIN_MAX_PACKET_SIZE || maxPacketSize > MAX_DATAGRAM_SIZE)
       throw new DecodeError("max packet size out of range");
     if (off + SYN_SECTION_SIZE + extLen > len) throw new DecodeError("truncated SYN extensions");
     handshake = {
-      isn: view.getUint32(off),
-      window: view.getUint32(off + 4),
+      isn: readU32(data, off),
+      window: readU32(data, off + 4),
       maxPacketSize,
       ext: data.subarray(off + SYN_SECTION_SIZE, off + SYN_SECTION_SIZE + extLen),
     };
@@ -192,19 +208,19 @@ export function parsePacket(data: Uint8Array): PacketRepr {
     const n = data[off + 12];
     if (n > MAX_SACK_RANGES) throw new DecodeError("too many SACK ranges");
     if (off + ACK_SECTION_SIZE + n * SACK_RANGE_SIZE > len) throw new DecodeError("truncated SACK ranges");
-    const cumAck = view.getUint32(off);
+    const cumAck = readU32(data, off);
     const ranges: number[] = new Array(n * 2);
     let p = off + ACK_SECTION_SIZE;
     for (let i = 0; i < n; i++) {
-      const start = view.getUint32(p);
-      const end = view.getUint32(p + 4);
+      const start = readU32(data, p);
+      const end = readU32(data, p + 4);
       // Each range must be non-empty and lie above the cumulative ack (serial arithmetic).
       if (((end - start) | 0) <= 0 || ((start - cumAck) | 0) <= 0) throw new DecodeError("invalid SACK range");
       ranges[2 * i] = start;
       ranges[2 * i + 1] = end;
       p += SACK_RANGE_SIZE;
     }
-    ack = { cumAck, window: view.getUint32(off + 4), ackDelay: view.getUint32(off + 8), ranges };
+    ack = { cumAck, window: readU32(data, off + 4), ackDelay: readU32(data, off + 8), ranges };
     off = p;
   }
   let pathData: Uint8Array | undefined;
@@ -217,7 +233,7 @@ export function parsePacket(data: Uint8Array): PacketRepr {
   let payload: Uint8Array = EMPTY;
   if (flags & Flag.DATA) {
     if (off + DATA_SECTION_SIZE > len) throw new DecodeError("truncated DATA section");
-    seq = view.getUint32(off);
+    seq = readU32(data, off);
     payload = data.subarray(off + DATA_SECTION_SIZE, len);
     if (flags & Flag.FIN && payload.length > 0) throw new DecodeError("FIN segment with payload");
   } else if (off !== len && !(flags & Flag.PAD)) {
@@ -227,8 +243,8 @@ export function parsePacket(data: Uint8Array): PacketRepr {
     flags,
     dcid,
     scid,
-    tsval: view.getUint32(12),
-    tsecr: view.getUint32(16),
+    tsval: readU32(data, 12),
+    tsecr: readU32(data, 16),
     handshake,
     ack,
     token,
@@ -251,22 +267,21 @@ export function packetLength(p: PacketRepr): number {
 }
 
 /** Writes `p` into `out` (which must hold packetLength(p) bytes) and returns the length written. */
-export function emitPacket(p: PacketRepr, out: Uint8Array): number {
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+export function emitPacket(p: PacketRepr, out: Uint8Array, checksum: Checksum = crc32): number {
   out[0] = MAGIC;
   out[1] = VERSION;
-  view.setUint16(2, p.flags);
-  view.setUint32(4, p.dcid >>> 0);
-  view.setUint32(8, p.scid >>> 0);
-  view.setUint32(12, p.tsval >>> 0);
-  view.setUint32(16, p.tsecr >>> 0);
+  writeU16(out, 2, p.flags);
+  writeU32(out, 4, p.dcid >>> 0);
+  writeU32(out, 8, p.scid >>> 0);
+  writeU32(out, 12, p.tsval >>> 0);
+  writeU32(out, 16, p.tsecr >>> 0);
   let off = HEADER_SIZE;
   if (p.handshake) {
     const h = p.handshake;
-    view.setUint32(off, h.isn >>> 0);
-    view.setUint32(off + 4, h.window >>> 0);
-    view.setUint16(off + 8, h.maxPacketSize);
-    view.setUint16(off + 10, h.ext.length);
+    writeU32(out, off, h.isn >>> 0);
+    writeU32(out, off + 4, h.window >>> 0);
+    writeU16(out, off + 8, h.maxPacketSize);
+    writeU16(out, off + 10, h.ext.length);
     out.set(h.ext, off + SYN_SECTION_SIZE);
     off += SYN_SECTION_SIZE + h.ext.length;
   }
@@ -279,13 +294,13 @@ export function emitPacket(p: PacketRepr, out: Uint8Array): number {
   if (p.ack) {
     const a = p.ack;
     const n = a.ranges.length / 2;
-    view.setUint32(off, a.cumAck >>> 0);
-    view.setUint32(off + 4, a.window >>> 0);
-    view.setUint32(off + 8, Math.min(a.ackDelay, 0xffffffff) >>> 0);
+    writeU32(out, off, a.cumAck >>> 0);
+    writeU32(out, off + 4, a.window >>> 0);
+    writeU32(out, off + 8, Math.min(a.ackDelay, 0xffffffff) >>> 0);
     out[off + 12] = n;
     off += ACK_SECTION_SIZE;
     for (let i = 0; i < a.ranges.length; i++) {
-      view.setUint32(off, a.ranges[i] >>> 0);
+      writeU32(out, off, a.ranges[i] >>> 0);
       off += 4;
     }
   }
@@ -294,7 +309,7 @@ export function emitPacket(p: PacketRepr, out: Uint8Array): number {
     off += PATH_DATA_SIZE;
   }
   if (p.flags & Flag.DATA) {
-    view.setUint32(off, p.seq >>> 0);
+    writeU32(out, off, p.seq >>> 0);
     off += DATA_SECTION_SIZE;
     out.set(p.payload, off);
     off += p.payload.length;
@@ -303,12 +318,12 @@ export function emitPacket(p: PacketRepr, out: Uint8Array): number {
     out.fill(0, off, p.padTo - CHECKSUM_SIZE);
     off = p.padTo - CHECKSUM_SIZE;
   }
-  view.setUint32(off, crc32c(out, 0, off));
+  writeU32(out, off, checksum(out, 0, off));
   return off + CHECKSUM_SIZE;
 }
 
 /** Parses a datagram end to end (checksum included); for tools and tests. */
-export function decodeDatagram(data: Uint8Array): PacketRepr {
-  if (!checksumValid(data)) throw new DecodeError("checksum mismatch");
+export function decodeDatagram(data: Uint8Array, checksum: Checksum = crc32): PacketRepr {
+  if (!checksumValid(data, checksum)) throw new DecodeError("checksum mismatch");
   return parsePacket(data);
 }

@@ -1,8 +1,13 @@
 /**
- * CRC-32C (Castagnoli, polynomial 0x1EDC6F41 reflected as 0x82F63B78), the
- * integrity check of every rudp datagram. Slicing-by-8 over precomputed tables;
- * pure TypeScript so the core needs no native module.
+ * CRC-32 (IEEE 802.3, polynomial 0x04C11DB7 reflected as 0xEDB88320; the
+ * checksum of zlib, gzip and PNG), the integrity check of every unencrypted
+ * rudp datagram. Slicing-by-8 over precomputed tables, pure TypeScript so the
+ * core needs no native module; drivers may inject a faster equivalent (Node's
+ * `zlib.crc32`) through the endpoint's `checksum` option.
  */
+
+/** Computes the checksum of `data[start, end)`; every implementation must return CRC-32 (IEEE). */
+export type Checksum = (data: Uint8Array, start: number, end: number) => number;
 
 const TABLES = buildTables();
 
@@ -10,7 +15,7 @@ function buildTables(): Uint32Array {
   const t = new Uint32Array(256 * 8);
   for (let i = 0; i < 256; i++) {
     let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
     t[i] = c >>> 0;
   }
   for (let i = 0; i < 256; i++) {
@@ -23,8 +28,8 @@ function buildTables(): Uint32Array {
   return t;
 }
 
-/** CRC-32C of `data[start, end)`. */
-export function crc32c(data: Uint8Array, start = 0, end = data.length): number {
+/** CRC-32 of `data[start, end)`. */
+export function crc32(data: Uint8Array, start = 0, end = data.length): number {
   const t = TABLES;
   let crc = ~0;
   let i = start;

@@ -1,0 +1,76 @@
+/** CRC-32 (IEEE): published vectors, agreement with a bitwise reference and with zlib.crc32 (the driver's fast path). */
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import * as zlib from "node:zlib";
+import fc from "fast-check";
+import { crc32 } from "../../src/core/wire/crc32.js";
+import { seedFor } from "../helpers/seed.js";
+
+const FC_SEED = seedFor(0xc3c) | 0;
+
+/** Bit-at-a-time CRC-32 (reflected polynomial 0xEDB88320). */
+function reference(data: Uint8Array, start = 0, end = data.length): number {
+  let crc = 0xffffffff;
+  for (let i = start; i < end; i++) {
+    crc ^= data[i];
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+test("known vectors (the CRC-32 check value and fixed patterns)", () => {
+  assert.equal(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
+  assert.equal(crc32(new Uint8Array(32)), 0x190a55ad);
+  assert.equal(crc32(new Uint8Array(32).fill(0xff)), 0xff6cab0b);
+  assert.equal(crc32(Uint8Array.from({ length: 32 }, (_, i) => i)), 0x91267e8a);
+  assert.equal(crc32(new Uint8Array(0)), 0);
+});
+
+test("the reference agrees with the vectors (so the property below is meaningful)", () => {
+  assert.equal(reference(new TextEncoder().encode("123456789")), 0xcbf43926);
+  assert.equal(reference(new Uint8Array(32).fill(0xff)), 0xff6cab0b);
+});
+
+test("result is an unsigned 32-bit integer", () => {
+  for (let n = 0; n < 40; n++) {
+    const v = crc32(new Uint8Array(n).fill(0xa5));
+    assert.ok(Number.isInteger(v) && v >= 0 && v <= 0xffffffff);
+  }
+});
+
+test("every length 0..100 agrees with the reference", () => {
+  const data = Uint8Array.from({ length: 100 }, (_, i) => (i * 151 + 7) & 0xff);
+  for (let n = 0; n <= 100; n++) assert.equal(crc32(data.subarray(0, n)), reference(data, 0, n), `length ${n}`);
+});
+
+test("property: random inputs of length 0..100 agree with the reference", () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 0, maxLength: 100 }), (data) => crc32(data) === reference(data)),
+    { seed: FC_SEED, numRuns: 1000 },
+  );
+});
+
+test("property: start/end offsets select exactly data[start, end)", () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 0, maxLength: 100 }), fc.nat(), fc.nat(), (data, x, y) => {
+      const a = data.length === 0 ? 0 : x % (data.length + 1);
+      const b = data.length === 0 ? 0 : y % (data.length + 1);
+      const [start, end] = a <= b ? [a, b] : [b, a];
+      const expected = reference(data, start, end);
+      assert.equal(crc32(data, start, end), expected);
+      assert.equal(crc32(data.slice(start, end)), expected);
+      // A subarray view (nonzero byteOffset) gives the same answer.
+      assert.equal(crc32(data.subarray(start, end)), expected);
+      // Default end is the array's length.
+      assert.equal(crc32(data, start), reference(data, start));
+    }),
+    { seed: FC_SEED, numRuns: 1000 },
+  );
+});
+
+test("agrees with zlib.crc32 (injected by the Node runtime) at packet sizes", { skip: !zlib.crc32 }, () => {
+  const data = Uint8Array.from({ length: 65536 }, (_, i) => (i * 2654435761) >>> 24);
+  for (const n of [0, 1, 7, 8, 9, 20, 1196, 1200, 9000, 65503, 65536])
+    assert.equal(crc32(data, 0, n), zlib.crc32(data.subarray(0, n)), `length ${n}`);
+});
