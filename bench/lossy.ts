@@ -19,7 +19,7 @@ export interface LossyOptions {
 export interface LossyResult {
   controller: string;
   loss: number;
-  /** Application bytes delivered in order, and the virtual seconds it took. */
+  /** Application bytes delivered in order, and the virtual seconds from the first byte delivered to the last. */
   bytes: number;
   seconds: number;
   /** Goodput as a percentage of the 100 Mbit/s link. */
@@ -72,7 +72,8 @@ export function runLossy(controller: string, loss: number, o: LossyOptions, samp
     sized ? () => delivered() >= o.bbrBytes : undefined,
   );
   const bytes = delivered();
-  const secs = seconds(net.now);
+  // As the kernel-TCP reference (tcpxfer.py): from the receiver's first byte to its last, handshake excluded.
+  const secs = seconds(net.now - (server.firstByteFrom(1000) ?? 0));
   const s = conn.stats();
   return {
     controller,

@@ -30,6 +30,8 @@ export class SimHost extends EndpointNode {
   readonly address: Address;
   readonly accepted: Connection[] = [];
   readonly delivered = new Map<Connection, number>();
+  /** Virtual time each connection delivered its first stream byte. */
+  readonly firstByteAt = new Map<Connection, number>();
   /** Called for each whole message received, at the virtual time it was delivered. */
   onMessage: ((conn: Connection, message: Uint8Array, now: number) => void) | undefined;
   /** Called when a connection this host opened completes its handshake. */
@@ -55,6 +57,7 @@ export class SimHost extends EndpointNode {
           let n = this.delivered.get(conn) ?? 0;
           for (let c = conn.read(); c; c = conn.read()) n += c.length;
           this.delivered.set(conn, n);
+          if (n > 0 && !this.firstByteAt.has(conn)) this.firstByteAt.set(conn, this.#net.now);
           break;
         }
         case "message":
@@ -67,6 +70,12 @@ export class SimHost extends EndpointNode {
   /** Opens a connection to `to`. */
   connect(to: Address): Connection {
     return this.endpoint.connect(this.#net.now, to);
+  }
+
+  /** When the peer at `port` delivered its first stream byte (undefined before). */
+  firstByteFrom(port: number): number | undefined {
+    for (const [conn, t] of this.firstByteAt) if (conn.remote.port === port) return t;
+    return undefined;
   }
 
   /** Stream bytes this host received from the peer at `port` (0 before it connected). */

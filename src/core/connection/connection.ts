@@ -300,6 +300,7 @@ export class Connection {
       rto: this.#rtt.backedOff(this.#rtoBackoff),
       cwnd: this.#cc.window,
       ssthresh: this.#cc.ssthresh,
+      pacingRate: this.#cc.pacingRate ?? 0,
       bytesInFlight: this.#sent.bytesInFlight,
       peerWindow: this.#peerWindow,
       localWindow: this.#recv?.window ?? this.#config.receiveWindow,
@@ -775,10 +776,11 @@ export class Connection {
       this.#persistBackoff = 0;
       this.#rtoDeadline = sent.count > 0 ? now + this.#rtt.rto : NEVER;
     } else if (sent.count > 0 && !(p.flags & Flag.DATA) && r.length > 0) {
-      // A duplicate ACK (RFC 5681 §2): the threshold-th one retransmits the first hole.
+      // A duplicate ACK (RFC 5681 §2): the threshold-th one retransmits the first hole, unless it
+      // was already retransmitted (its ACK is still on the way: RACK or the RTO decide about it).
       if (++this.#dupAcks === this.#config.fastRetransmitThreshold) {
         const first = sent.get(sent.una);
-        if (first?.inFlight) this.#declareLost(now, first, LossCause.Fast);
+        if (first?.inFlight && first.retransmits === 0) this.#declareLost(now, first, LossCause.Fast);
       }
     }
     this.#detectLosses(now);

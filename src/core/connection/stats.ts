@@ -51,6 +51,8 @@ export interface ConnectionStats {
   cwnd: number;
   ssthresh: number;
   bytesInFlight: number;
+  /** The controller's pacing rate in bytes/s (0 when it does not pace). */
+  pacingRate: number;
   /** The window the peer last advertised and the one we advertise. */
   peerWindow: number;
   localWindow: number;
@@ -75,6 +77,7 @@ export type Counters = Omit<
   | "rto"
   | "cwnd"
   | "ssthresh"
+  | "pacingRate"
   | "bytesInFlight"
   | "peerWindow"
   | "localWindow"
