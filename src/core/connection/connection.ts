@@ -84,6 +84,8 @@ export interface ConnectionHost {
 
 const EMPTY = new Uint8Array(0);
 const MIN_PTO = 10 * MS;
+/** RACK's reordering window grows to at most this many quarters of minRtt (and never beyond SRTT). */
+const MAX_REO_WND_MULT = 8;
 
 /** A reliable, ordered, congestion-controlled connection. */
 export class Connection {
@@ -143,6 +145,18 @@ export class Connection {
   #rackDeadline: Instant = NEVER;
   #rackXmitTime: Instant = -1;
   #rackRtt = 0;
+  /**
+   * RACK's reordering window (RFC 8985 §6.2.4): once reordering was seen, the
+   * DupThresh rules stop and losses are declared by time alone; the window is
+   * minRtt/4 × multiplier, the multiplier growing with each round trip that saw
+   * a spurious retransmission and falling back after 16 recoveries without.
+   */
+  #reorderingSeen = false;
+  #reoWndMult = 1;
+  #reoWndPersist = 0;
+  #spuriousRound = -1;
+  /** Highest sequence number acknowledged before the ACK being processed (RACK.fack). */
+  #fackBefore = -1;
   #recoveryStart: Instant = -1;
   #inRecovery = false;
   #dupAcks = 0;
@@ -748,6 +762,7 @@ export class Connection {
     this.#rateSample = undefined;
     const inFlightBefore = sent.bytesInFlight;
     const advanced = cum > sent.una;
+    this.#fackBefore = sent.highestAcked;
     if (advanced) sent.ackBelow(cum, this.#onSegmentAcked);
     const r = ack.ranges;
     for (let i = 0; i < r.length; i += 2) {
@@ -780,7 +795,8 @@ export class Connection {
       // was already retransmitted (its ACK is still on the way: RACK or the RTO decide about it).
       if (++this.#dupAcks === this.#config.fastRetransmitThreshold) {
         const first = sent.get(sent.una);
-        if (first?.inFlight && first.retransmits === 0) this.#declareLost(now, first, LossCause.Fast);
+        if (first?.inFlight && first.retransmits === 0 && !this.#reorderingSeen)
+          this.#declareLost(now, first, LossCause.Fast);
       }
     }
     this.#detectLosses(now);
@@ -820,10 +836,25 @@ export class Connection {
     this.#delivered += seg.size;
     this.#deliveredTime = this.#ackTime;
     if (!this.#rateSample || seg.sentAt > this.#rateSample.sentAt) this.#rateSample = seg;
-    if (seg.sentAt > this.#recoveryStart) this.#inRecovery = false;
+    if (seg.sentAt > this.#recoveryStart && this.#inRecovery) {
+      this.#inRecovery = false;
+      if (this.#reoWndPersist > 0 && --this.#reoWndPersist === 0) this.#reoWndMult = 1;
+    }
+    if (seg.retransmits === 0 && seg.seq < this.#fackBefore) this.#reorderingSeen = true;
     // RACK (RFC 8985 §6.2): remember the send time of the most recently sent delivered segment,
     // ignoring retransmissions acked too fast to be the retransmission that was delivered.
-    if (seg.retransmits > 0 && this.#ackTime - seg.sentAt < this.#rtt.minRtt) return;
+    if (seg.retransmits > 0 && this.#ackTime - seg.sentAt < this.#rtt.minRtt) {
+      // The original arrived after all: a spurious retransmission (what a DSACK reports in TCP).
+      this.#counters.spuriousRetransmits++;
+      // Only a needless fast retransmission means the window is too tight; probes and timeouts are
+      // expected to be needless at times (a lost ACK), as TCP ignores DSACKs for TLPs.
+      if (seg.lossCause === LossCause.Fast && this.#sent.una >= this.#spuriousRound) {
+        this.#spuriousRound = this.#sent.nxt; // widen at most once per round trip
+        this.#reoWndMult = Math.min(this.#reoWndMult + 1, MAX_REO_WND_MULT);
+        this.#reoWndPersist = 16;
+      }
+      return;
+    }
     if (seg.sentAt >= this.#rackXmitTime) {
       this.#rackXmitTime = seg.sentAt;
       this.#rackRtt = this.#ackTime - seg.sentAt;
@@ -853,8 +884,8 @@ export class Connection {
     sent.forEachIn(sent.una, sent.highestAcked + 1, (seg) => {
       if (seg.sacked) sackedAbove++;
     });
-    const reoWnd = Math.min(this.#rtt.minRtt / 4, this.#rtt.srtt);
-    const threshold = this.#config.fastRetransmitThreshold;
+    const reoWnd = Math.min((this.#rtt.minRtt / 4) * this.#reoWndMult, this.#rtt.srtt);
+    const threshold = this.#reorderingSeen ? Number.POSITIVE_INFINITY : this.#config.fastRetransmitThreshold;
     const lossDelay = this.#rackRtt + reoWnd;
     let deadline = NEVER;
     const end = sent.highestAcked;
@@ -1002,6 +1033,7 @@ export class Connection {
       const last = sent.lastUnacked();
       if (last?.inFlight) {
         this.#counters.tailLossProbes++;
+        last.lossCause = LossCause.Probe;
         return this.#emitSegment(now, out, last, true);
       }
     }

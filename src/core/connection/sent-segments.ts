@@ -15,6 +15,8 @@ export enum LossCause {
   Fast = 1,
   /** The retransmission timer. */
   Timeout = 2,
+  /** Re-sent as a tail-loss probe (not declared lost). */
+  Probe = 3,
 }
 
 /** One data segment the sender is responsible for until it is acknowledged. */

@@ -21,6 +21,8 @@ export interface ConnectionStats {
   timeoutRetransmits: number;
   fastRetransmits: number;
   tailLossProbes: number;
+  /** Retransmissions found unnecessary: acknowledged sooner than a round trip after being re-sent, so the original arrived. */
+  spuriousRetransmits: number;
   /** Retransmission timeouts that fired. */
   rtoCount: number;
   /** Congestion events (recovery episodes entered). */
@@ -102,6 +104,7 @@ export function newCounters(): Counters {
     timeoutRetransmits: 0,
     fastRetransmits: 0,
     tailLossProbes: 0,
+    spuriousRetransmits: 0,
     rtoCount: 0,
     congestionEvents: 0,
     duplicateSegments: 0,
