@@ -125,6 +125,8 @@ test("the flag bits have their documented values", () => {
       CHALLENGE: 0x200,
       RESPONSE: 0x400,
       PAD: 0x800,
+      SEALED: 0x1000,
+      KEY_PHASE: 0x2000,
     },
   );
 });

@@ -248,6 +248,8 @@ test("trailing bytes after a non-DATA packet are rejected; after DATA they are p
       if (p.flags & Flag.DATA && !(p.flags & Flag.FIN)) {
         const q = decodeDatagram(sealed);
         assert.equal(q.payload.length, p.payload.length + extra, name);
+      } else if (p.flags === Flag.RST && extra === 1) {
+        assert.equal(decodeDatagram(sealed).reason, 0xab, "one byte after a RST is its reason");
       } else {
         assert.throws(() => decodeDatagram(sealed), DecodeError, name);
       }
@@ -652,4 +654,13 @@ test("round trip property over random well-formed packets", () => {
     }),
     { seed: FC_SEED, numRuns: 1000 },
   );
+});
+
+test("a RST carries an optional reason byte, and nothing more", () => {
+  const rst = base(Flag.RST, { scid: 0 });
+  for (const reason of [undefined, 0, 1, 4, 255]) {
+    const d = emit({ ...rst, reason });
+    assert.equal(d.length, MIN_PACKET_SIZE + (reason === undefined ? 0 : 1));
+    assert.equal(decodeDatagram(d).reason, reason);
+  }
 });

@@ -39,6 +39,10 @@ export const Flag = {
   RESPONSE: 0x400,
   /** Zero bytes fill the packet up to its size (path MTU probes, RFC 8899); not with DATA. */
   PAD: 0x800,
+  /** Outer header only: an encrypted packet (§12 of PROTOCOL.md), whose plaintext is a whole packet. */
+  SEALED: 0x1000,
+  /** Outer header only: which of the two current packet keys sealed it (key update). */
+  KEY_PHASE: 0x2000,
 } as const;
 
 /** Flag bits this version understands; any other bit set is malformed. */
@@ -48,6 +52,12 @@ const KNOWN_FLAGS = 0xfff;
 export const HEADER_SIZE = 20;
 /** Bytes of the integrity check trailer. */
 export const CHECKSUM_SIZE = 4;
+/** Bytes of a sealed packet's clear header: magic, version, flags, dcid, u32 packet number. */
+export const SEALED_HEADER_SIZE = 12;
+/** Bytes of the AEAD tag that ends a sealed packet. */
+export const AEAD_TAG_SIZE = 16;
+/** What sealing adds to a packet: the clear header and the tag, minus the checksum it no longer needs. */
+export const SEAL_OVERHEAD = SEALED_HEADER_SIZE + AEAD_TAG_SIZE - CHECKSUM_SIZE;
 /** Bytes of the handshake section before its extensions. */
 export const SYN_SECTION_SIZE = 12;
 /** Bytes of the ACK section before its ranges. */
@@ -113,6 +123,8 @@ export interface PacketRepr {
   padTo?: number;
   /** Path challenge or response data (present when CHALLENGE or RESPONSE is set). */
   path?: Uint8Array;
+  /** Why a RST was sent (a RstReason), when it says. */
+  reason?: number;
   /** Sequence number of the data segment (present when DATA is set). */
   seq: number;
   /** Segment payload (a view into the datagram, valid until the datagram is reused). */
@@ -138,6 +150,23 @@ function writeU32(d: Uint8Array, o: number, v: number): void {
   d[o + 3] = v;
 }
 
+/** Why a connection was reset, carried as one optional byte after a RST's header. */
+export const RstReason = {
+  /** The handshake could not be authenticated (wrong pre-shared key, or not the server key the client pinned). */
+  AUTH_FAILED: 1,
+  /** The server does not allow this client's static key. */
+  NOT_ALLOWED: 2,
+  /** The server accepts encrypted connections only. */
+  ENCRYPTION_REQUIRED: 3,
+  /** The server cannot encrypt (no keys configured). */
+  ENCRYPTION_UNSUPPORTED: 4,
+} as const;
+
+/** The flags of a datagram that passed `peekDcid` (SEALED tells how to authenticate it). */
+export function peekFlags(data: Uint8Array): number {
+  return readU16(data, 2);
+}
+
 /** Reads only the destination cid, for routing before full validation; -1 if not an rudp v1 datagram. */
 export function peekDcid(data: Uint8Array): number {
   if (data.length < MIN_PACKET_SIZE || data[0] !== MAGIC || data[1] !== VERSION) return -1;
@@ -157,8 +186,8 @@ export function checksumValid(data: Uint8Array, checksum: Checksum = crc32): boo
  * anything malformed: unknown version, impossible flag combinations, truncated
  * or overlong sections, out-of-range fields.
  */
-export function parsePacket(data: Uint8Array): PacketRepr {
-  const len = data.length - CHECKSUM_SIZE;
+export function parsePacket(data: Uint8Array, end: number = data.length - CHECKSUM_SIZE): PacketRepr {
+  const len = end;
   if (len < HEADER_SIZE) throw new DecodeError("datagram shorter than the header");
   if (data[0] !== MAGIC) throw new DecodeError("bad magic");
   if (data[1] !== VERSION) throw new DecodeError(`unsupported version ${data[1]}`);
@@ -231,11 +260,15 @@ export function parsePacket(data: Uint8Array): PacketRepr {
   }
   let seq = 0;
   let payload: Uint8Array = EMPTY;
+  let reason: number | undefined;
   if (flags & Flag.DATA) {
     if (off + DATA_SECTION_SIZE > len) throw new DecodeError("truncated DATA section");
     seq = readU32(data, off);
     payload = data.subarray(off + DATA_SECTION_SIZE, len);
     if (flags & Flag.FIN && payload.length > 0) throw new DecodeError("FIN segment with payload");
+  } else if (flags & Flag.RST && off < len) {
+    if (len - off !== 1) throw new DecodeError("bad RST reason");
+    reason = data[off];
   } else if (off !== len && !(flags & Flag.PAD)) {
     throw new DecodeError("trailing bytes after the last section");
   }
@@ -249,6 +282,7 @@ export function parsePacket(data: Uint8Array): PacketRepr {
     ack,
     token,
     path: pathData,
+    reason,
     seq,
     payload,
   };
@@ -262,12 +296,17 @@ export function packetLength(p: PacketRepr): number {
   if (p.ack) n += ACK_SECTION_SIZE + (p.ack.ranges.length / 2) * SACK_RANGE_SIZE;
   if (p.flags & (Flag.CHALLENGE | Flag.RESPONSE)) n += PATH_DATA_SIZE;
   if (p.flags & Flag.DATA) n += DATA_SECTION_SIZE + p.payload.length;
+  if (p.flags & Flag.RST && p.reason !== undefined) n += 1;
   if (p.flags & Flag.PAD && p.padTo !== undefined && p.padTo > n) n = p.padTo;
   return n;
 }
 
-/** Writes `p` into `out` (which must hold packetLength(p) bytes) and returns the length written. */
-export function emitPacket(p: PacketRepr, out: Uint8Array, checksum: Checksum = crc32): number {
+/**
+ * Writes `p` into `out` (which must hold packetLength(p) bytes) and returns the
+ * length written. With `checksum` null no trailer is written (the plaintext of
+ * a sealed packet) and the length excludes it.
+ */
+export function emitPacket(p: PacketRepr, out: Uint8Array, checksum: Checksum | null = crc32): number {
   out[0] = MAGIC;
   out[1] = VERSION;
   writeU16(out, 2, p.flags);
@@ -314,10 +353,12 @@ export function emitPacket(p: PacketRepr, out: Uint8Array, checksum: Checksum = 
     out.set(p.payload, off);
     off += p.payload.length;
   }
+  if (p.flags & Flag.RST && p.reason !== undefined) out[off++] = p.reason;
   if (p.flags & Flag.PAD && p.padTo !== undefined && p.padTo - CHECKSUM_SIZE > off) {
     out.fill(0, off, p.padTo - CHECKSUM_SIZE);
     off = p.padTo - CHECKSUM_SIZE;
   }
+  if (checksum === null) return off;
   writeU32(out, off, checksum(out, 0, off));
   return off + CHECKSUM_SIZE;
 }
