@@ -22,6 +22,8 @@ import { Socket, type SocketOptions } from "./socket.js";
 export interface ServerOptions extends SocketOptions, Partial<TransportConfig> {
   /** Most connections held at once (also settable as `server.maxConnections`). Default 10,000. */
   maxConnections?: number;
+  /** Most receive bytes all connections together may buffer (default 256 MiB); see EndpointOptions. */
+  maxBufferedBytes?: number;
   /** Kernel buffer sizes of the UDP socket (default 4 MiB each; the kernel may cap them). */
   udpRecvBufferSize?: number;
   udpSendBufferSize?: number;
@@ -134,6 +136,7 @@ export class Server extends EventEmitter {
       rng: runtime.rng,
       checksum: runtime.checksum,
       maxConnections: this.#maxConnections,
+      maxBufferedBytes: this.#options.maxBufferedBytes,
       backlog,
       addressValidation: this.#options.addressValidation,
       tokenLifetime: this.#options.tokenLifetime,

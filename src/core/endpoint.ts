@@ -54,6 +54,12 @@ export interface EndpointOptions extends Partial<TransportConfig> {
   tokenLifetime?: number;
   /** Called for every datagram sent, received or dropped (tracing; leave unset for speed). */
   onTrace?: (event: TraceEvent) => void;
+  /**
+   * Most receive bytes all connections together may buffer (unread or out of
+   * order). Beyond it, advertised windows close and arriving data is dropped
+   * (counted in `bufferLimitDrops`) until applications read. Default 256 MiB.
+   */
+  maxBufferedBytes?: number;
   /** A faster implementation of the wire checksum (CRC-32), such as Node's zlib.crc32; the pure one by default. */
   checksum?: Checksum;
 }
@@ -135,6 +141,10 @@ export interface EndpointStats {
   connectionsClosed: number;
   /** Connections currently held. */
   connections: number;
+  /** Receive bytes buffered across all connections (unread or out of order), against maxBufferedBytes. */
+  bufferedBytes: number;
+  /** Data segments dropped because maxBufferedBytes was reached. */
+  bufferLimitDrops: number;
 }
 
 interface Stateless {
@@ -151,6 +161,8 @@ export class Endpoint implements ConnectionHost {
   readonly #rng: Rng;
   #maxConnections: number;
   readonly #backlog: number;
+  readonly #maxBufferedBytes: number;
+  #bufferedBytes = 0;
   readonly #addressValidation: "always" | "under-load" | "never";
   readonly #tokens: AddressTokens;
   readonly #onTrace: ((event: TraceEvent) => void) | undefined;
@@ -192,6 +204,8 @@ export class Endpoint implements ConnectionHost {
     connectionsOpened: 0,
     connectionsClosed: 0,
     connections: 0,
+    bufferedBytes: 0,
+    bufferLimitDrops: 0,
   };
 
   constructor(options: EndpointOptions & { rng: Rng }) {
@@ -204,6 +218,7 @@ export class Endpoint implements ConnectionHost {
       rng,
       onTrace,
       checksum = crc32,
+      maxBufferedBytes = 256 * 1024 * 1024,
       ...transport
     } = options;
     if (typeof checksum !== "function")
@@ -224,7 +239,7 @@ export class Endpoint implements ConnectionHost {
       throw new RudpArgumentError("ERR_INVALID_ARG_TYPE", 'The "onTrace" option must be a function');
     this.#addressValidation = addressValidation;
     this.#tokens = new AddressTokens(rng, tokenLifetime);
-    for (const [name, v] of Object.entries({ maxConnections, rstRateLimit, backlog }))
+    for (const [name, v] of Object.entries({ maxConnections, rstRateLimit, backlog, maxBufferedBytes }))
       if (typeof v !== "number" || !Number.isInteger(v) || v < 0)
         throw new RudpArgumentError(
           "ERR_OUT_OF_RANGE",
@@ -233,6 +248,7 @@ export class Endpoint implements ConnectionHost {
     this.config = resolveConfig(transport, CONTROLLER_NAMES);
     this.#rng = rng;
     this.#maxConnections = maxConnections;
+    this.#maxBufferedBytes = maxBufferedBytes;
     this.#backlog = backlog;
     this.#rstRate = rstRateLimit;
     this.#rstTokens = rstRateLimit;
@@ -272,7 +288,7 @@ export class Endpoint implements ConnectionHost {
 
   /** A copy of the endpoint counters. */
   stats(): EndpointStats {
-    return { ...this.#stats, connections: this.#byCid.size };
+    return { ...this.#stats, connections: this.#byCid.size, bufferedBytes: this.#bufferedBytes };
   }
 
   /**
@@ -327,6 +343,21 @@ export class Endpoint implements ConnectionHost {
   /** @internal */
   onWake(conn: Connection): void {
     if (this.#byCid.get(conn.localCid) === conn) this.#ready.add(conn);
+  }
+
+  /** @internal (ConnectionHost) Receive bytes the connections may still buffer under maxBufferedBytes. */
+  receiveBudget(): number {
+    return Math.max(0, this.#maxBufferedBytes - this.#bufferedBytes);
+  }
+
+  /** @internal (ConnectionHost) */
+  onBufferedBytes(delta: number): void {
+    this.#bufferedBytes += delta;
+  }
+
+  /** @internal (ConnectionHost) */
+  onBufferLimitDrop(): void {
+    this.#stats.bufferLimitDrops++;
   }
 
   // ----- Inputs ------------------------------------------------------------------
@@ -575,6 +606,7 @@ export class Endpoint implements ConnectionHost {
       this.#ready.delete(conn);
       this.#halfOpen.delete(conn);
       this.#timers.remove(conn);
+      this.#bufferedBytes -= conn.bufferedReceiveBytes;
       this.#stats.connectionsClosed++;
       return;
     }

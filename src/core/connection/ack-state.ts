@@ -73,10 +73,10 @@ export class AckState {
    * Builds the ACK section for a packet going out at `now`, with at most
    * `maxRanges` SACK ranges, and clears what it satisfies. The returned object is reused.
    */
-  build(now: Instant, recv: ReceiveBuffer, maxRanges: number): AckRepr {
+  build(now: Instant, recv: ReceiveBuffer, maxRanges: number, window: number = recv.window): AckRepr {
     const a = this.#repr;
     a.cumAck = wrapSeq(recv.next);
-    a.window = Math.min(recv.window, 0xffffffff);
+    a.window = Math.min(window, 0xffffffff);
     a.ackDelay = Math.max(0, Math.round(now - this.tsRecentAt));
     a.ranges.length = 0;
     const set = recv.received;
@@ -95,7 +95,7 @@ export class AckState {
     this.ackNow = false;
     this.deadline = NEVER;
     this.#elicited = 0;
-    this.lastAdvertisedWindow = recv.window;
+    this.lastAdvertisedWindow = window;
     return a;
   }
 }

@@ -80,6 +80,12 @@ export interface ConnectionHost {
   onEvent(conn: Connection, event: ConnectionEvent): void;
   /** An application call gave `conn` something to transmit. */
   onWake(conn: Connection): void;
+  /** Receive bytes the host still lets its connections buffer (a limit across connections). */
+  receiveBudget?(): number;
+  /** `conn`'s buffered receive bytes (unread + out of order) changed by `delta`. */
+  onBufferedBytes?(delta: number): void;
+  /** A data segment was dropped because `receiveBudget()` had no room for it. */
+  onBufferLimitDrop?(): void;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -155,6 +161,8 @@ export class Connection {
   #reoWndMult = 1;
   #reoWndPersist = 0;
   #spuriousRound = -1;
+  /** Buffered receive bytes last reported to the host (its limit across connections). */
+  #reportedBuffered = 0;
   /** Highest sequence number acknowledged before the ACK being processed (RACK.fack). */
   #fackBefore = -1;
   #recoveryStart: Instant = -1;
@@ -297,6 +305,10 @@ export class Connection {
   get passive(): boolean {
     return this.#passive;
   }
+  /** Receive bytes this connection holds as far as its host knows (unread + out of order). */
+  get bufferedReceiveBytes(): number {
+    return this.#reportedBuffered;
+  }
   /** The initial sequence number of our data (for tests and traces). */
   get isn(): number {
     return this.#isn;
@@ -317,7 +329,7 @@ export class Connection {
       pacingRate: this.#cc.pacingRate ?? 0,
       bytesInFlight: this.#sent.bytesInFlight,
       peerWindow: this.#peerWindow,
-      localWindow: this.#recv?.window ?? this.#config.receiveWindow,
+      localWindow: this.#recv ? this.#advertisedWindow(this.#recv) : this.#config.receiveWindow,
       sendBuffered: this.bufferedAmount,
       receiveBuffered: this.readableLength,
       mss: this.#mss,
@@ -422,15 +434,31 @@ export class Connection {
   }
 
   #afterRead(): void {
+    this.#syncBuffered();
     const recv = this.#recv;
     if (!recv || !isSynchronized(this.#state)) return;
     // Window update when the window reopens meaningfully (avoids silly-window updates).
     const last = this.#ack.lastAdvertisedWindow;
-    const current = recv.window;
+    const current = this.#advertisedWindow(recv);
     if ((last < 2 * this.#mss && current >= 2 * this.#mss) || current - last >= recv.capacity / 4) {
       this.#ack.ackNow = true;
       this.#host?.onWake(this);
     }
+  }
+
+  /** The receive window to advertise: our free buffer, within what the host still allows. */
+  #advertisedWindow(recv: ReceiveBuffer): number {
+    const budget = this.#host?.receiveBudget?.();
+    return budget === undefined ? recv.window : Math.min(recv.window, budget);
+  }
+
+  #syncBuffered(): void {
+    const recv = this.#recv;
+    if (!recv || !this.#host?.onBufferedBytes) return;
+    const buffered = recv.unreadBytes + recv.outOfOrderBytes;
+    if (buffered === this.#reportedBuffered) return;
+    this.#host.onBufferedBytes(buffered - this.#reportedBuffered);
+    this.#reportedBuffered = buffered;
   }
 
   // ----- Events and deadlines ------------------------------------------------
@@ -710,7 +738,17 @@ export class Connection {
     const hadHoles = recv.outOfOrderCount > 0;
     const before = recv.unreadBytes;
     const wasFinished = recv.finished;
-    switch (recv.receive(seq, p.flags, p.payload)) {
+    const budget = p.payload.length > 0 ? this.#host?.receiveBudget?.() : undefined;
+    if (budget !== undefined && p.payload.length > budget && seq >= recv.next && !recv.received.has(seq)) {
+      // The host's limit across connections is reached: drop (the peer resends once windows reopen).
+      this.#counters.bufferLimitDrops++;
+      this.#host?.onBufferLimitDrop?.();
+      this.#ack.ackNow = true;
+      return;
+    }
+    const arrival = recv.receive(seq, p.flags, p.payload);
+    if (arrival === Arrival.Accepted) this.#syncBuffered();
+    switch (arrival) {
       case Arrival.Duplicate:
         this.#counters.duplicateSegments++;
         this.#ack.ackNow = true; // the peer may have missed our ACK (RFC 5681 §4.2)
@@ -1147,7 +1185,7 @@ export class Connection {
           : flags & Flag.DATA
             ? PIGGYBACK_SACK_RANGES
             : this.#pureAckRanges();
-      p.ack = this.#ack.build(now, this.#recv, ranges);
+      p.ack = this.#ack.build(now, this.#recv, ranges, this.#advertisedWindow(this.#recv));
     }
     if (!(flags & Flag.DATA)) {
       p.seq = 0;

@@ -27,6 +27,8 @@ export interface ConnectionStats {
   rtoCount: number;
   /** Congestion events (recovery episodes entered). */
   congestionEvents: number;
+  /** Data segments dropped because the endpoint's limit on buffered receive bytes (maxBufferedBytes) was reached. */
+  bufferLimitDrops: number;
   /** Segments that arrived again after being received. */
   duplicateSegments: number;
   /** Segments dropped for lying outside the receive window. */
@@ -105,6 +107,7 @@ export function newCounters(): Counters {
     fastRetransmits: 0,
     tailLossProbes: 0,
     spuriousRetransmits: 0,
+    bufferLimitDrops: 0,
     rtoCount: 0,
     congestionEvents: 0,
     duplicateSegments: 0,
