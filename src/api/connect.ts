@@ -5,11 +5,13 @@
  */
 
 import type { TransportConfig } from "../core/config.js";
+import type { EncryptionOptions } from "../core/crypto/session.js";
 import { Endpoint, type EndpointOptions } from "../core/endpoint.js";
 import { RudpArgumentError } from "../core/errors.js";
 import { EndpointDriver } from "../driver/endpoint-driver.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { DEFAULT_UDP_BUFFER, nodeRuntime, transportOptions } from "./defaults.js";
+import { type EncryptionConfig, encryptionOptions } from "./encryption.js";
 import { AbortError, RudpSocketError, validatePort } from "./errors.js";
 import { Socket, type SocketOptions } from "./socket.js";
 
@@ -37,6 +39,8 @@ export interface ConnectOptions extends SocketOptions, Partial<TransportConfig> 
   runtime?: Runtime;
   /** Called for every datagram sent, received or dropped (for tracing tools). */
   onTrace?: EndpointOptions["onTrace"];
+  /** Encrypts the connection (docs/SECURITY.md): a pre-shared key, or the server's public key to pin. */
+  encryption?: EncryptionConfig;
 }
 
 /**
@@ -55,13 +59,14 @@ export function connect(...args: unknown[]): Socket {
   if (typeof host !== "string")
     throw new RudpArgumentError("ERR_INVALID_ARG_TYPE", 'The "host" option must be a string');
   if (options.localPort !== undefined) validatePort(options.localPort, "localPort");
+  const encryption = options.encryption === undefined ? undefined : encryptionOptions(options.encryption, "client");
 
   const socket = new Socket(options);
   socket._setTarget({ address: host, port });
   if (listener) socket.once("connect", listener);
   const runtime = options.runtime ?? nodeRuntime();
   if (guardConnect(socket, runtime, options, host, port))
-    open(socket, runtime, options, host, port).catch((err: Error) => socket.destroy(err));
+    open(socket, runtime, { ...options, encryption }, host, port).catch((err: Error) => socket.destroy(err));
   return socket;
 }
 
@@ -106,7 +111,13 @@ export function guardConnect(socket: Socket, runtime: Runtime, o: ConnectGuards,
 /** Alias of `connect`, as node:net. */
 export const createConnection = connect;
 
-async function open(socket: Socket, runtime: Runtime, o: ConnectOptions, host: string, port: number): Promise<void> {
+async function open(
+  socket: Socket,
+  runtime: Runtime,
+  o: Omit<ConnectOptions, "encryption"> & { encryption?: EncryptionOptions },
+  host: string,
+  port: number,
+): Promise<void> {
   const { address, family } = await runtime.lookup(host);
   if (socket.destroyed) return;
   const remote = { address, port };
@@ -126,10 +137,11 @@ async function open(socket: Socket, runtime: Runtime, o: ConnectOptions, host: s
     rng: runtime.rng,
     checksum: runtime.checksum,
     onTrace: o.onTrace,
+    crypto: runtime.crypto,
   });
   const driver = new EndpointDriver(runtime, udp, endpoint);
   driver.onError = (err) => socket.destroy(err);
-  const conn = driver.connect(remote);
+  const conn = driver.connect(remote, o.encryption ? { encryption: o.encryption } : {});
   socket._attach(driver, conn, false, true);
   if (o.timeout !== undefined) socket.setTimeout(o.timeout);
   if (o.keepAlive) socket.setKeepAlive(true, o.keepAliveInitialDelay);

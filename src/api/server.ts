@@ -9,12 +9,14 @@ import { EventEmitter } from "node:events";
 import { resolveConfig, type TransportConfig } from "../core/config.js";
 import { CONTROLLER_NAMES } from "../core/congestion/index.js";
 import type { Connection } from "../core/connection/connection.js";
+import type { EncryptionOptions } from "../core/crypto/session.js";
 import { Endpoint, type EndpointOptions } from "../core/endpoint.js";
 import { RudpArgumentError } from "../core/errors.js";
 import { EndpointDriver } from "../driver/endpoint-driver.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { type ConnectGuards, guardConnect } from "./connect.js";
 import { DEFAULT_UDP_BUFFER, nodeRuntime, transportOptions } from "./defaults.js";
+import { type EncryptionConfig, encryptionOptions } from "./encryption.js";
 import { RudpSocketError, validatePort } from "./errors.js";
 import { Socket, type SocketOptions } from "./socket.js";
 
@@ -37,6 +39,8 @@ export interface ServerOptions extends SocketOptions, Partial<TransportConfig> {
   tokenLifetime?: number;
   /** Called for every datagram sent, received or dropped (for tracing tools). */
   onTrace?: EndpointOptions["onTrace"];
+  /** Encrypts connections (docs/SECURITY.md): a pre-shared key, or this server's key pair (and an allow-list). */
+  encryption?: EncryptionConfig;
 }
 
 /** `listen()` options, as node:net's. */
@@ -56,6 +60,7 @@ export class Server extends EventEmitter {
   #closing = false;
   #listening = false;
   #maxConnections: number;
+  readonly #encryption: EncryptionOptions | undefined;
   #closeCallbacks: ((err?: Error) => void)[] = [];
 
   constructor(options: ServerOptions = {}, connectionListener?: (socket: Socket) => void) {
@@ -66,6 +71,7 @@ export class Server extends EventEmitter {
     this.#options = options;
     this.#runtime = options.runtime ?? nodeRuntime();
     this.#maxConnections = options.maxConnections ?? 10_000;
+    this.#encryption = options.encryption === undefined ? undefined : encryptionOptions(options.encryption, "server");
     if (connectionListener) this.on("connection", connectionListener);
   }
 
@@ -141,6 +147,8 @@ export class Server extends EventEmitter {
       addressValidation: this.#options.addressValidation,
       tokenLifetime: this.#options.tokenLifetime,
       onTrace: this.#options.onTrace,
+      encryption: this.#encryption,
+      crypto: runtime.crypto,
     });
     const driver = new EndpointDriver(runtime, udp, endpoint);
     driver.onIncoming = (conn) => this.#accept(conn);
@@ -194,12 +202,18 @@ export class Server extends EventEmitter {
    * Opens a connection from this server's own UDP socket (peer to peer).
    * When the peer dials us at the same moment, both ends get one connection.
    */
-  connect(port: number, host: string, options: ConnectGuards | (() => void) = {}, listener?: () => void): Socket {
+  connect(
+    port: number,
+    host: string,
+    options: (ConnectGuards & { encryption?: EncryptionConfig }) | (() => void) = {},
+    listener?: () => void,
+  ): Socket {
     if (typeof options === "function") {
       listener = options;
       options = {};
     }
     validatePort(port);
+    const encryption = options.encryption === undefined ? undefined : encryptionOptions(options.encryption, "client");
     const driver = this.#driver;
     if (!driver) throw new RudpSocketError("ERR_SERVER_NOT_RUNNING", "the server is not listening", "connect");
     const socket = new Socket(this.#options);
@@ -209,7 +223,10 @@ export class Server extends EventEmitter {
     this.#runtime.lookup(host).then(
       ({ address }) => {
         if (socket.destroyed) return;
-        const conn = driver.connect({ address: mapToSocketFamily(address, driver.local.family), port });
+        const conn = driver.connect(
+          { address: mapToSocketFamily(address, driver.local.family), port },
+          encryption ? { encryption } : {},
+        );
         socket._attach(driver, conn, false, false);
         this.#track(socket);
       },

@@ -12,8 +12,11 @@ import { type Address, addressKey } from "./address.js";
 import { AddressTokens } from "./address-token.js";
 import { PROFILES, resolveConfig, type TransportConfig } from "./config.js";
 import { CONTROLLER_NAMES } from "./congestion/index.js";
-import { Connection, type ConnectionHost } from "./connection/connection.js";
+import { Connection, type ConnectionHost, handshakeFieldsFor } from "./connection/connection.js";
 import { readHandshakeExtensions } from "./connection/handshake-ext.js";
+import type { AcceptedHandshake, HandshakeResponder } from "./connection/security.js";
+import type { CryptoProvider } from "./crypto/provider.js";
+import { createInitiator, createResponder, type EncryptionOptions } from "./crypto/session.js";
 import { RudpArgumentError, RudpConnectionError } from "./errors.js";
 import type { ConnectionEvent } from "./events.js";
 import { nonZeroU32, type Rng } from "./rng.js";
@@ -28,10 +31,13 @@ import {
   checksumValid,
   emitPacket,
   Flag,
+  type HandshakeRepr,
   HEADER_SIZE,
   type PacketRepr,
   parsePacket,
   peekDcid,
+  peekFlags,
+  RstReason,
 } from "./wire/packet.js";
 
 /** Endpoint options: transport defaults for its connections plus endpoint limits. */
@@ -60,6 +66,14 @@ export interface EndpointOptions extends Partial<TransportConfig> {
    * (counted in `bufferLimitDrops`) until applications read. Default 256 MiB.
    */
   maxBufferedBytes?: number;
+  /**
+   * Encryption (docs/PROTOCOL.md §12): this endpoint's keys. A server with
+   * keys accepts encrypted connections (and, unless `requireEncryption` is
+   * false, only those); `connect()` uses them unless it is given its own.
+   */
+  encryption?: EncryptionOptions;
+  /** The cryptographic primitives encryption needs (the core has none of its own); required with `encryption`. */
+  crypto?: CryptoProvider;
   /** A faster implementation of the wire checksum (CRC-32), such as Node's zlib.crc32; the pure one by default. */
   checksum?: Checksum;
 }
@@ -78,7 +92,8 @@ export type DropReason =
   | "malformed"
   | "unknown-connection"
   | "forged-token"
-  | "handshake-refused";
+  | "handshake-refused"
+  | "unauthenticated";
 
 /** One packet event, for `--trace`-style tools (qlog-like). Times are µs. */
 export interface TraceEvent {
@@ -145,6 +160,8 @@ export interface EndpointStats {
   bufferedBytes: number;
   /** Data segments dropped because maxBufferedBytes was reached. */
   bufferLimitDrops: number;
+  /** Sealed datagrams that failed authentication or were replays, and handshakes refused for a wrong key or an unknown client. */
+  authFailures: number;
 }
 
 interface Stateless {
@@ -162,6 +179,9 @@ export class Endpoint implements ConnectionHost {
   #maxConnections: number;
   readonly #backlog: number;
   readonly #maxBufferedBytes: number;
+  readonly #crypto: CryptoProvider | undefined;
+  readonly #encryption: EncryptionOptions | undefined;
+  readonly #responder: HandshakeResponder | undefined;
   #bufferedBytes = 0;
   readonly #addressValidation: "always" | "under-load" | "never";
   readonly #tokens: AddressTokens;
@@ -206,6 +226,7 @@ export class Endpoint implements ConnectionHost {
     connections: 0,
     bufferedBytes: 0,
     bufferLimitDrops: 0,
+    authFailures: 0,
   };
 
   constructor(options: EndpointOptions & { rng: Rng }) {
@@ -213,14 +234,21 @@ export class Endpoint implements ConnectionHost {
       maxConnections = 10_000,
       rstRateLimit = 100,
       backlog = 511,
-      addressValidation = "under-load",
+      addressValidation = options.encryption ? "always" : "under-load",
       tokenLifetime = 10 * SECOND,
       rng,
       onTrace,
       checksum = crc32,
       maxBufferedBytes = 256 * 1024 * 1024,
+      encryption,
+      crypto,
       ...transport
     } = options;
+    if (encryption !== undefined && !crypto)
+      throw new RudpArgumentError("ERR_INVALID_ARG_TYPE", 'The "crypto" option is required with "encryption"');
+    this.#crypto = crypto;
+    this.#encryption = encryption;
+    this.#responder = encryption && crypto ? createResponder(crypto, encryption) : undefined;
     if (typeof checksum !== "function")
       throw new RudpArgumentError("ERR_INVALID_ARG_TYPE", 'The "checksum" option must be a function');
     this.checksum = checksum;
@@ -298,9 +326,14 @@ export class Endpoint implements ConnectionHost {
   connect(
     now: Instant,
     remote: Address,
-    options: Partial<TransportConfig> & { isn?: number; profile?: string } = {},
+    options: Partial<TransportConfig> & { isn?: number; profile?: string; encryption?: EncryptionOptions | null } = {},
   ): Connection {
-    const { isn, profile, ...overrides } = options;
+    // By default a connection encrypts as the endpoint does when that works for a client (a pre-shared key).
+    const fallback = this.#encryption?.psk ? { psk: this.#encryption.psk } : undefined;
+    const { isn, profile, encryption = fallback, ...overrides } = options;
+    if (encryption && !this.#crypto)
+      throw new RudpArgumentError("ERR_INVALID_ARG_TYPE", 'The endpoint needs the "crypto" option to encrypt');
+    const encrypt = encryption && this.#crypto ? createInitiator(this.#crypto, encryption) : undefined;
     if (profile !== undefined) resolveConfig({ profile }); // validates the name
     const base = profile !== undefined ? { ...this.config, ...PROFILES[profile] } : this.config;
     const config =
@@ -316,6 +349,7 @@ export class Endpoint implements ConnectionHost {
       localCid: this.#newCid(),
       isn,
       host: this,
+      encrypt,
     });
     this.#register(conn);
     this.#connecting.set(addressKey(remote), conn);
@@ -373,6 +407,10 @@ export class Endpoint implements ConnectionHost {
       return;
     }
     const conn = dcid === 0 ? undefined : this.#byCid.get(dcid);
+    if (peekFlags(data) & Flag.SEALED) {
+      this.#handleSealed(now, from, data, dcid, conn);
+      return;
+    }
     if (!checksumValid(data, this.checksum)) {
       stats.corruptDrops++;
       conn?.countDrop("corrupt");
@@ -400,6 +438,39 @@ export class Endpoint implements ConnectionHost {
       if (!(p.flags & Flag.RST)) this.#sendRst(now, from, p.scid, dcid, p.tsval);
       return;
     }
+    this.#route(now, from, conn, p, data.length, false);
+  }
+
+  /** A sealed datagram: authenticated and decrypted by its connection, then handled as any packet. */
+  #handleSealed(now: Instant, from: Address, data: Uint8Array, dcid: number, conn: Connection | undefined): void {
+    const stats = this.#stats;
+    if (!conn) {
+      stats.unknownConnectionDrops++; // no stateless RST: the peer could not trust an unsealed one
+      this.#traceDrop(now, from, data.length, "unknown-connection", undefined);
+      return;
+    }
+    const inner = conn.open(data);
+    if (!inner) {
+      stats.authFailures++;
+      this.#traceDrop(now, from, data.length, "unauthenticated", undefined);
+      return;
+    }
+    let p: PacketRepr;
+    try {
+      p = parsePacket(inner, inner.length);
+      if (p.dcid !== dcid || p.flags & Flag.SYN) throw new Error("inner header disagrees");
+    } catch {
+      stats.malformedDrops++;
+      conn.countDrop("malformed");
+      this.#traceDrop(now, from, data.length, "malformed", undefined);
+      return;
+    }
+    this.#route(now, from, conn, p, data.length, true);
+  }
+
+  /** Delivers a decoded packet to its connection, validating a new path first if it came from one. */
+  #route(now: Instant, from: Address, conn: Connection, p: PacketRepr, size: number, sealed: boolean): void {
+    const stats = this.#stats;
     if (addressKey(from) !== addressKey(conn.remote) && p.scid === conn.peerCid && !(p.flags & Flag.RST)) {
       // A new path (NAT rebinding): the packet is processed, but nothing but a challenge goes
       // to the new address until it echoes the challenge (RFC 9000 §8.2, §9.3).
@@ -411,8 +482,8 @@ export class Endpoint implements ConnectionHost {
         conn.startPathValidation(now, from);
       }
     }
-    this.#deliver(now, conn, p, data.length);
-    if (this.#onTrace) this.#trace(now, "recv", conn, from, p, data.length, false); // after: cwnd/srtt include it
+    this.#deliver(now, conn, p, size, sealed);
+    if (this.#onTrace) this.#trace(now, "recv", conn, from, p, size, false); // after: cwnd/srtt include it
   }
 
   /** The network reported `remote` unreachable (ICMP): connections still opening to it are refused. */
@@ -538,13 +609,19 @@ export class Endpoint implements ConnectionHost {
       this.#traceDrop(now, from, size, "handshake-refused", p);
       return;
     }
+    const localCid = this.#newCid();
+    const isn = nonZeroU32(this.#rng);
+    const accepted = this.#acceptKeyExchange(now, from, p, size, localCid, isn);
+    if (accepted === false) return;
     const conn = new Connection({
       config: this.config,
       rng: this.#rng,
       checksum: this.checksum,
       now,
       remote: from,
-      localCid: this.#newCid(),
+      localCid,
+      isn,
+      accepted,
       syn: p,
       synSize: size,
       addressValidated: validated,
@@ -557,9 +634,54 @@ export class Endpoint implements ConnectionHost {
     this.#afterTouch(conn);
   }
 
-  #deliver(now: Instant, conn: Connection, p: PacketRepr, size: number): void {
+  /**
+   * The encryption side of a SYN that may open a connection: the server's
+   * reply and packet protection, undefined for a plaintext connection, or
+   * false when the SYN was refused (a RST with the reason went out).
+   */
+  #acceptKeyExchange(
+    now: Instant,
+    from: Address,
+    p: PacketRepr,
+    size: number,
+    localCid: number,
+    isn: number,
+  ): AcceptedHandshake | undefined | false {
+    const h = p.handshake as HandshakeRepr;
+    const ext = readHandshakeExtensions(h.ext);
+    const responder = this.#responder;
+    let refuse: number | undefined;
+    let accepted: AcceptedHandshake | undefined;
+    if (!ext.noise) {
+      if (!responder?.required) return undefined;
+      refuse = RstReason.ENCRYPTION_REQUIRED;
+    } else if (!responder) {
+      refuse = RstReason.ENCRYPTION_UNSUPPORTED;
+    } else {
+      const client = {
+        cid: p.scid,
+        isn: h.isn,
+        window: h.window,
+        maxPacketSize: h.maxPacketSize,
+        maxMessageSize: ext.maxMessageSize ?? -1,
+      };
+      const answer = responder.respond(ext.noise, client, handshakeFieldsFor(this.config, localCid, isn));
+      if ("refuse" in answer) refuse = answer.refuse;
+      else accepted = answer;
+    }
+    if (refuse !== undefined) {
+      this.#stats.refusedHandshakes++;
+      if (refuse === RstReason.AUTH_FAILED || refuse === RstReason.NOT_ALLOWED) this.#stats.authFailures++;
+      this.#traceDrop(now, from, size, "handshake-refused", p);
+      this.#sendRst(now, from, p.scid, 0, p.tsval, refuse);
+      return false;
+    }
+    return accepted;
+  }
+
+  #deliver(now: Instant, conn: Connection, p: PacketRepr, size: number, sealed = false): void {
     try {
-      conn.handlePacket(now, p, size);
+      conn.handlePacket(now, p, size, sealed);
     } catch (err) {
       this.#internalError(conn, err);
     }
@@ -706,7 +828,7 @@ export class Endpoint implements ConnectionHost {
   }
 
   /** Queues a stateless RST to `to`, addressed to its `dcid` and echoing its `tsval`, if the rate limit allows. */
-  #sendRst(now: Instant, to: Address, dcid: number, scid: number, tsecr: number): void {
+  #sendRst(now: Instant, to: Address, dcid: number, scid: number, tsecr: number, reason?: number): void {
     const elapsed = now - this.#rstRefillAt;
     if (elapsed > 0) {
       this.#rstTokens = Math.min(this.#rstRate, this.#rstTokens + (elapsed * this.#rstRate) / SECOND);
@@ -717,7 +839,7 @@ export class Endpoint implements ConnectionHost {
       return;
     }
     this.#rstTokens -= 1;
-    const data = new Uint8Array(HEADER_SIZE + CHECKSUM_SIZE);
+    const data = new Uint8Array(HEADER_SIZE + 1 + CHECKSUM_SIZE);
     const length = emitPacket(
       {
         flags: Flag.RST,
@@ -727,6 +849,7 @@ export class Endpoint implements ConnectionHost {
         tsecr,
         handshake: undefined,
         ack: undefined,
+        reason,
         seq: 0,
         payload: data.subarray(0, 0),
       },

@@ -5,7 +5,17 @@
  */
 
 /** Codes for the ways a connection can fail, named as node:net names them. */
-export type ConnectionErrorCode = "ECONNREFUSED" | "ETIMEDOUT" | "ECONNRESET" | "ECONNABORTED" | "EPROTO";
+export type ConnectionErrorCode =
+  | "ECONNREFUSED"
+  | "ETIMEDOUT"
+  | "ECONNRESET"
+  | "ECONNABORTED"
+  | "EPROTO"
+  /** Encrypted handshakes (docs/PROTOCOL.md §12): wrong key, client not allowed, a side without encryption. */
+  | "ERR_RUDP_AUTH_FAILED"
+  | "ERR_RUDP_NOT_ALLOWED"
+  | "ERR_RUDP_ENCRYPTION_REQUIRED"
+  | "ERR_RUDP_ENCRYPTION_UNSUPPORTED";
 
 /** Base class of every error rudp raises; `code` is stable and machine-readable. */
 export class RudpError extends Error {

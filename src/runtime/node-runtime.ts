@@ -10,9 +10,11 @@ import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import * as zlib from "node:zlib";
 import type { Address } from "../core/address.js";
+import type { CryptoProvider } from "../core/crypto/provider.js";
 import type { Rng } from "../core/rng.js";
 import type { Instant } from "../core/time.js";
 import type { Checksum } from "../core/wire/crc32.js";
+import { nodeCryptoProvider } from "./node-crypto.js";
 import type { BindOptions, Runtime, Timer, UdpHandle } from "./runtime.js";
 
 /** Random 32-bit values from the OS CSPRNG, fetched in blocks. */
@@ -95,6 +97,7 @@ const nativeCrc32: Checksum | undefined =
 export class NodeRuntime implements Runtime {
   readonly rng: Rng = new CryptoRng();
   readonly checksum: Checksum | undefined = nativeCrc32;
+  readonly crypto: CryptoProvider = nodeCryptoProvider();
 
   now(): Instant {
     return performance.now() * 1000;

@@ -6,6 +6,7 @@
  */
 
 import type { Address } from "../core/address.js";
+import type { CryptoProvider } from "../core/crypto/provider.js";
 import type { Rng } from "../core/rng.js";
 import type { Instant } from "../core/time.js";
 import type { Checksum } from "../core/wire/crc32.js";
@@ -63,6 +64,8 @@ export interface Runtime {
   defer(fn: () => void): void;
   /** Randomness for connection ids and sequence numbers. */
   readonly rng: Rng;
+  /** Cryptographic primitives for encrypted connections. */
+  readonly crypto?: CryptoProvider;
   /** A native CRC-32 for the wire checksum, when the platform has one (else the core's pure one is used). */
   readonly checksum?: Checksum;
   /** Binds a UDP socket. */

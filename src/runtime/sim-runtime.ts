@@ -22,11 +22,13 @@
 import { isIP } from "node:net";
 import { setImmediate as immediate } from "node:timers/promises";
 import type { Address } from "../core/address.js";
+import type { CryptoProvider } from "../core/crypto/provider.js";
 import { SeededRng } from "../core/rng.js";
 import type { Duration, Instant } from "../core/time.js";
 import type { DatagramEvent, SimNetwork } from "../sim/network.js";
 import type { DatagramNode, Transmit } from "../sim/node.js";
 import { deriveSeed } from "../sim/seed.js";
+import { nodeCryptoProvider } from "./node-crypto.js";
 import type { BindOptions, Runtime, Timer, UdpHandle } from "./runtime.js";
 
 /** Limits for `SimLoop.run`. The earliest of `maxTime` and `now + timeout` applies. */
@@ -542,6 +544,8 @@ export class SimRuntime implements Runtime {
   readonly family: "IPv4" | "IPv6";
   /** Seeded from the network seed and the host (and how many runtimes this host had before). */
   readonly rng: SeededRng;
+  /** Real cryptography (keys are random; the simulation's timing and sizes stay deterministic). */
+  readonly crypto: CryptoProvider = nodeCryptoProvider();
   readonly #handles = new Set<SimUdpHandle>();
   #nextPort = EPHEMERAL_FIRST;
   #crashed = false;

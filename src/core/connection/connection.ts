@@ -31,10 +31,13 @@ import {
   Flag,
   type HandshakeRepr,
   HEADER_SIZE,
+  MAX_DATAGRAM_SIZE,
   MAX_SACK_RANGES,
   type PacketRepr,
   PIGGYBACK_SACK_RANGES,
+  RstReason,
   SACK_RANGE_SIZE,
+  SEAL_OVERHEAD,
   SYN_SECTION_SIZE,
 } from "../wire/packet.js";
 import { unwrapSeq, wrapSeq } from "../wire/seq.js";
@@ -43,6 +46,15 @@ import { readHandshakeExtensions, writeHandshakeExtensions } from "./handshake-e
 import { PathMtu } from "./pmtu.js";
 import { Arrival, MAX_SEGMENTS_AHEAD, ReceiveBuffer } from "./receive-buffer.js";
 import { RttEstimator } from "./rtt.js";
+import {
+  type AcceptedHandshake,
+  type ClientHandshake,
+  type ClientHandshakeFactory,
+  EncryptionError,
+  type EncryptionErrorCode,
+  type HandshakeFields,
+  type SecureChannel,
+} from "./security.js";
 import { SendQueue } from "./send-queue.js";
 import { LossCause, SentSegment, SentSegments } from "./sent-segments.js";
 import { isSynchronized, nextState, type State, type StateEvent } from "./state.js";
@@ -72,6 +84,10 @@ export interface ConnectionInit {
   synSize?: number;
   /** Who hosts the connection (the endpoint): told of events and of output made ready by application calls. */
   host?: ConnectionHost;
+  /** Active open, encrypted: makes the client's key exchange (§12). */
+  encrypt?: ClientHandshakeFactory;
+  /** Passive open, encrypted: the endpoint already answered the client's key exchange. */
+  accepted?: AcceptedHandshake;
 }
 
 /** The connection's link to its endpoint. Without a host, events queue for `pollEvent()`. */
@@ -90,6 +106,28 @@ export interface ConnectionHost {
 
 const EMPTY = new Uint8Array(0);
 const MIN_PTO = 10 * MS;
+/** What a side's SYN or SYN-ACK says of it under `config`, as the key exchange authenticates it. */
+export function handshakeFieldsFor(config: TransportConfig, cid: number, isn: number): HandshakeFields {
+  return {
+    cid,
+    isn,
+    window: Math.min(config.receiveWindow, 0xffffffff),
+    maxPacketSize: Math.max(config.maxPacketSize, config.maxProbePacketSize), // the largest we accept
+    maxMessageSize: config.maxMessageSize,
+  };
+}
+
+/** What a RST's reason (§2.19) makes of a connection attempt. */
+const REFUSALS: Readonly<Record<number, readonly [EncryptionErrorCode, string]>> = {
+  [RstReason.AUTH_FAILED]: [
+    "ERR_RUDP_AUTH_FAILED",
+    "the server could not authenticate the handshake (wrong pre-shared key, or not the server key expected)",
+  ],
+  [RstReason.NOT_ALLOWED]: ["ERR_RUDP_NOT_ALLOWED", "the server does not allow this client's key"],
+  [RstReason.ENCRYPTION_REQUIRED]: ["ERR_RUDP_ENCRYPTION_REQUIRED", "the server accepts encrypted connections only"],
+  [RstReason.ENCRYPTION_UNSUPPORTED]: ["ERR_RUDP_ENCRYPTION_UNSUPPORTED", "the server does not support encryption"],
+};
+
 /** RACK's reordering window grows to at most this many quarters of minRtt (and never beyond SRTT). */
 const MAX_REO_WND_MULT = 8;
 
@@ -161,6 +199,14 @@ export class Connection {
   #reoWndMult = 1;
   #reoWndPersist = 0;
   #spuriousRound = -1;
+  /** Encryption (§12): the client's pending key exchange, then the packet protection of both sides. */
+  #handshake: ClientHandshake | undefined;
+  #channel: SecureChannel | undefined;
+  #peerStaticKey: Uint8Array | undefined;
+  /** Bytes sealing adds to each packet (0 for a plaintext connection). */
+  readonly #sealOverhead: number;
+  /** Where inner packets are built before they are sealed. */
+  #innerScratch: Uint8Array | undefined;
   /** Buffered receive bytes last reported to the host (its limit across connections). */
   #reportedBuffered = 0;
   /** Highest sequence number acknowledged before the ACK being processed (RACK.fack). */
@@ -231,12 +277,19 @@ export class Connection {
     this.#isn = init.isn ?? nonZeroU32(init.rng);
     this.#sent = new SentSegments(this.#isn);
     this.#maxPacketSize = config.maxPacketSize;
-    this.#mss = mssFor(this.#maxPacketSize);
+    this.#sealOverhead = init.encrypt || init.accepted ? SEAL_OVERHEAD : 0;
+    this.#mss = this.#mssFor(this.#maxPacketSize);
     this.#cc = this.#newController();
     this.#rtt = new RttEstimator(config.initialRto, config.minRto, config.maxRto);
     this.#ack = new AckState(config.ackEveryPackets, config.maxAckDelay);
     this.#peerMaxMessageSize = config.maxMessageSize;
-    this.#handshakeExt = writeHandshakeExtensions({ maxMessageSize: config.maxMessageSize });
+    this.#channel = init.accepted?.channel;
+    this.#peerStaticKey = init.accepted?.peerKey;
+    this.#handshake = init.encrypt?.(this.#ownHandshakeFields());
+    this.#handshakeExt = writeHandshakeExtensions({
+      maxMessageSize: config.maxMessageSize,
+      noise: this.#handshake?.message ?? init.accepted?.reply,
+    });
     this.#lastReceivedAt = init.now;
     this.#keepaliveInterval = config.keepaliveInterval;
     if (init.syn) {
@@ -335,6 +388,9 @@ export class Connection {
       mss: this.#mss,
       packetSize: this.#maxPacketSize,
       congestionControl: this.#cc.name,
+      authFailures: this.#channel?.counters.authFailures ?? 0,
+      replays: this.#channel?.counters.replays ?? 0,
+      keyUpdates: this.#channel?.counters.keyUpdates ?? 0,
     };
   }
 
@@ -549,10 +605,18 @@ export class Connection {
 
   // ----- Receiving -----------------------------------------------------------
 
-  /** Handles one validated packet addressed to this connection. */
-  handlePacket(now: Instant, p: PacketRepr, size: number): void {
+  /**
+   * Handles one validated packet addressed to this connection; `sealed` when
+   * it arrived encrypted and authenticated (see `open`). An encrypted
+   * connection takes in the clear only what its handshake needs.
+   */
+  handlePacket(now: Instant, p: PacketRepr, size: number, sealed = false): void {
     if (this.#state === "CLOSED") return;
     const flags = p.flags;
+    if (!sealed && this.encrypted && !this.#takesPlaintext(flags)) {
+      this.#counters.unauthenticatedDrops++;
+      return;
+    }
     if (flags & Flag.RST) {
       this.#onRst(p);
       return;
@@ -602,6 +666,38 @@ export class Connection {
     if (flags & Flag.PING) this.#ack.ackNow = true;
   }
 
+  /** The client's static public key, on a server connection whose client sent one (IK). */
+  get peerStaticKey(): Uint8Array | undefined {
+    return this.#peerStaticKey?.slice();
+  }
+
+  /** True for a connection that encrypts (or will, once its handshake completes). */
+  get encrypted(): boolean {
+    return this.#sealOverhead !== 0;
+  }
+
+  /**
+   * The inner packet of a sealed datagram for this connection, or undefined
+   * when it is not authentic or a replay (counted; nothing else changes).
+   */
+  open(datagram: Uint8Array): Uint8Array | undefined {
+    const channel = this.#channel;
+    if (!channel) {
+      this.#counters.unauthenticatedDrops++;
+      return undefined;
+    }
+    return channel.open(datagram);
+  }
+
+  /** What an encrypted connection accepts unsealed: the handshake, and RSTs before keys are confirmed. */
+  #takesPlaintext(flags: number): boolean {
+    if (flags & Flag.SYN) return true; // SYN-ACK (keys come with it), or a SYN or SYN-ACK sent again
+    const s = this.#state;
+    return (
+      (s === "SYN-SENT" && (flags & (Flag.RETRY | Flag.RST)) !== 0) || (s === "SYN-RECEIVED" && flags === Flag.RST)
+    );
+  }
+
   /**
    * The network reported the peer unreachable (ICMP port unreachable on a
    * connected socket). A hard error only while opening (RFC 1122 §4.2.3.9).
@@ -618,6 +714,7 @@ export class Connection {
     this.#handshakeExt = writeHandshakeExtensions({
       maxMessageSize: this.#config.maxMessageSize,
       token: this.#retryToken,
+      noise: this.#handshake?.message,
     });
     this.#sendHandshake = true;
     this.#synDeadline = now + this.#rtt.rto;
@@ -654,6 +751,32 @@ export class Connection {
 
   #handleInSynSent(now: Instant, p: PacketRepr): void {
     if (!(p.flags & Flag.SYN) || !p.handshake) return;
+    if (this.#handshake) {
+      // Simultaneous open is not supported encrypted: the Noise roles need a responder.
+      if (!(p.flags & Flag.ACK)) return;
+      const ext = readHandshakeExtensions(p.handshake.ext);
+      let channel: SecureChannel | undefined;
+      try {
+        channel = this.#handshake.finish(ext.noise, {
+          cid: p.scid,
+          isn: p.handshake.isn,
+          window: p.handshake.window,
+          maxPacketSize: p.handshake.maxPacketSize,
+          maxMessageSize: ext.maxMessageSize ?? this.#config.maxMessageSize,
+        });
+      } catch (err) {
+        if (!(err instanceof EncryptionError)) throw err;
+        this.#peerCid = p.scid; // so the RST reaches the server's half-open connection
+        this.#fail(err.code, err.message);
+        return;
+      }
+      if (!channel) {
+        this.#counters.unauthenticatedDrops++;
+        return;
+      }
+      this.#channel = channel;
+      this.#handshake = undefined;
+    }
     this.#acceptPeerHandshake(p);
     if (p.flags & Flag.ACK) {
       this.#sampleHandshakeRtt(now, p);
@@ -679,7 +802,7 @@ export class Connection {
     this.#pmtu = probeMax > agreed ? new PathMtu(agreed, probeMax) : undefined;
     if (agreed !== this.#maxPacketSize) {
       this.#maxPacketSize = agreed;
-      this.#mss = mssFor(agreed);
+      this.#mss = this.#mssFor(agreed);
       this.#cc = this.#newController(); // nothing was sent yet: start with windows in the agreed packet size
     }
     this.#peerMaxMessageSize = readHandshakeExtensions(h.ext).maxMessageSize ?? this.#peerMaxMessageSize;
@@ -717,7 +840,9 @@ export class Connection {
       // A refusal answers one of our SYNs: it echoes that SYN's timestamp.
       if (!this.#synTsvals.includes(p.tsecr)) return;
       this.#counters.packetsReceived++;
-      this.#fail("ECONNREFUSED", "connection refused by the peer", false);
+      const refusal = p.reason === undefined ? undefined : REFUSALS[p.reason];
+      if (refusal) this.#fail(refusal[0], refusal[1], false);
+      else this.#fail("ECONNREFUSED", "connection refused by the peer", false);
       return;
     }
     if (p.scid !== this.#peerCid) return;
@@ -1147,9 +1272,10 @@ export class Connection {
 
   #emitHandshake(now: Instant, out: Uint8Array): number {
     const h = this.#handshakeOut;
-    h.isn = this.#isn;
-    h.window = Math.min(this.#config.receiveWindow, 0xffffffff);
-    h.maxPacketSize = Math.max(this.#config.maxPacketSize, this.#config.maxProbePacketSize); // what we accept
+    const own = this.#ownHandshakeFields();
+    h.isn = own.isn;
+    h.window = own.window;
+    h.maxPacketSize = own.maxPacketSize; // what we accept
     h.ext = this.#handshakeExt;
     const flags = this.#state === "SYN-SENT" ? Flag.SYN : Flag.SYN | Flag.ACK;
     if (!this.#addressValidated) {
@@ -1192,17 +1318,41 @@ export class Connection {
       p.payload = EMPTY;
     }
     p.flags = flags;
-    const n = emitPacket(p, out, this.#checksum);
+    let n: number;
+    const channel = this.#channel;
+    if (channel && !(flags & Flag.SYN)) {
+      const inner = this.#innerBuffer();
+      if (p.padTo !== undefined) p.padTo -= this.#sealOverhead;
+      const length = emitPacket(p, inner, null);
+      if (p.padTo !== undefined) p.padTo += this.#sealOverhead;
+      n = channel.seal(inner, length, this.#peerCid, out);
+    } else {
+      n = emitPacket(p, out, this.#checksum);
+    }
     this.#counters.packetsSent++;
     this.#counters.bytesSent += n;
     return n;
+  }
+
+  #innerBuffer(): Uint8Array {
+    if (!this.#innerScratch) this.#innerScratch = new Uint8Array(MAX_DATAGRAM_SIZE);
+    return this.#innerScratch;
+  }
+
+  /** Payload bytes per data packet for a datagram size, sealing included. */
+  #mssFor(size: number): number {
+    return mssFor(size - this.#sealOverhead);
+  }
+
+  #ownHandshakeFields(): HandshakeFields {
+    return handshakeFieldsFor(this.#config, this.localCid, this.#isn);
   }
 
   /** Adopts a new datagram size (path MTU discovery); segments already cut keep their size. */
   #setPacketSize(size: number): void {
     if (size === this.#maxPacketSize) return;
     this.#maxPacketSize = size;
-    this.#mss = mssFor(size);
+    this.#mss = this.#mssFor(size);
     this.#push({ type: "mtu", size });
   }
 
@@ -1217,7 +1367,7 @@ export class Connection {
 
   /** SACK ranges that fit a pure ACK (or PING) within the agreed packet size. */
   #pureAckRanges(): number {
-    const room = this.#maxPacketSize - HEADER_SIZE - ACK_SECTION_SIZE - CHECKSUM_SIZE;
+    const room = this.#maxPacketSize - this.#sealOverhead - HEADER_SIZE - ACK_SECTION_SIZE - CHECKSUM_SIZE;
     return Math.max(0, Math.min(MAX_SACK_RANGES, Math.floor(room / SACK_RANGE_SIZE)));
   }
 

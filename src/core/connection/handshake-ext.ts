@@ -10,17 +10,21 @@ export const ExtType = {
   MAX_MESSAGE_SIZE: 1,
   /** The address-validation token from the server's RETRY, echoed in the client's next SYN. */
   TOKEN: 2,
+  /** A key-exchange message: the client's first (SYN) or the server's reply (SYN-ACK), §12. */
+  NOISE: 3,
 } as const;
 
 /** What a SYN or SYN-ACK may carry in its extensions. */
 export interface HandshakeExtensions {
   maxMessageSize?: number;
   token?: Uint8Array;
+  noise?: Uint8Array;
 }
 
 /** Encodes handshake extensions. */
 export function writeHandshakeExtensions(o: HandshakeExtensions): Uint8Array {
-  const size = (o.maxMessageSize !== undefined ? 7 : 0) + (o.token ? 3 + o.token.length : 0);
+  const size =
+    (o.maxMessageSize !== undefined ? 7 : 0) + (o.token ? 3 + o.token.length : 0) + (o.noise ? 3 + o.noise.length : 0);
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   let off = 0;
@@ -34,6 +38,12 @@ export function writeHandshakeExtensions(o: HandshakeExtensions): Uint8Array {
     out[off] = ExtType.TOKEN;
     view.setUint16(off + 1, o.token.length);
     out.set(o.token, off + 3);
+    off += 3 + o.token.length;
+  }
+  if (o.noise) {
+    out[off] = ExtType.NOISE;
+    view.setUint16(off + 1, o.noise.length);
+    out.set(o.noise, off + 3);
   }
   return out;
 }
@@ -49,6 +59,7 @@ export function readHandshakeExtensions(ext: Uint8Array): HandshakeExtensions {
     if (off + 3 + len > ext.length) break;
     if (type === ExtType.MAX_MESSAGE_SIZE && len === 4) out.maxMessageSize = view.getUint32(off + 3);
     else if (type === ExtType.TOKEN && len > 0) out.token = ext.subarray(off + 3, off + 3 + len);
+    else if (type === ExtType.NOISE && len > 0) out.noise = ext.subarray(off + 3, off + 3 + len);
     off += 3 + len;
   }
   return out;

@@ -29,6 +29,12 @@ export interface ConnectionStats {
   congestionEvents: number;
   /** Data segments dropped because the endpoint's limit on buffered receive bytes (maxBufferedBytes) was reached. */
   bufferLimitDrops: number;
+  /** Packets an encrypted connection dropped for arriving unsealed (outside its handshake). */
+  unauthenticatedDrops: number;
+  /** Encrypted connections (§12): sealed packets that failed authentication, replays dropped, and key updates. */
+  authFailures: number;
+  replays: number;
+  keyUpdates: number;
   /** Segments that arrived again after being received. */
   duplicateSegments: number;
   /** Segments dropped for lying outside the receive window. */
@@ -90,6 +96,9 @@ export type Counters = Omit<
   | "mss"
   | "packetSize"
   | "congestionControl"
+  | "authFailures"
+  | "replays"
+  | "keyUpdates"
 >;
 
 /** Fresh zeroed counters. */
@@ -108,6 +117,7 @@ export function newCounters(): Counters {
     tailLossProbes: 0,
     spuriousRetransmits: 0,
     bufferLimitDrops: 0,
+    unauthenticatedDrops: 0,
     rtoCount: 0,
     congestionEvents: 0,
     duplicateSegments: 0,
