@@ -446,7 +446,8 @@ export class Socket extends Duplex implements ConnectionSink {
     this.#state = "closed";
     this.#wakeMessageWaiters();
     if (error) {
-      const syscall = error.code === "ECONNREFUSED" || this.connecting ? "connect" : "read";
+      const refused = error.code === "ECONNREFUSED" || error.code.startsWith("ERR_RUDP_"); // handshake failures
+      const syscall = refused || this.connecting ? "connect" : "read";
       const err = new RudpSocketError(error.code, error.message, syscall, this.#target?.address, this.#target?.port);
       this.#failPending(err);
       this.destroy(err);
