@@ -17,7 +17,7 @@ import { loadUdx } from "./udx.js";
 
 /** Messages from the parent to bench/peer.ts. */
 export type PeerCommand =
-  | { cmd: "listen"; transport: Kind; maxPacketSize?: number }
+  | { cmd: "listen"; transport: Kind; maxPacketSize?: number; encrypted?: boolean }
   /** udx: create stream `localId` in the receiver, connected to the sender's stream `remoteId` at `port`. */
   | { cmd: "udx-peer"; port: number; localId: number; remoteId: number };
 
@@ -43,10 +43,20 @@ type Kind = "rudp" | "udx" | "tcp";
 
 /** One transport under test. */
 export interface Transport {
-  id: "rudp-1200" | "rudp-64k" | "udx" | "tcp";
+  id: "rudp-1200" | "rudp-64k" | "rudp-1200-enc" | "rudp-64k-enc" | "udx" | "tcp";
   label: string;
   kind: Kind;
   maxPacketSize?: number;
+  /** rudp with a pre-shared key (Noise NNpsk0, ChaCha20-Poly1305). */
+  encrypted?: boolean;
+}
+
+/** The pre-shared key of the encrypted runs (both processes know it). */
+export const BENCH_PSK = new Uint8Array(32).fill(0x42);
+
+/** The `encryption` option of an encrypted transport, for both sides. */
+export function encryptionFor(t: { encrypted?: boolean }): { encryption?: { psk: Uint8Array } } {
+  return t.encrypted ? { encryption: { psk: BENCH_PSK } } : {};
 }
 
 export const TRANSPORTS: readonly Transport[] = [
@@ -56,6 +66,20 @@ export const TRANSPORTS: readonly Transport[] = [
     label: "rudp, 64 KB datagrams (the size PMTUD reaches on loopback; fixed here)",
     kind: "rudp",
     maxPacketSize: 65000,
+  },
+  {
+    id: "rudp-1200-enc",
+    label: "rudp encrypted, 1200 B datagrams (PMTUD off)",
+    kind: "rudp",
+    maxPacketSize: 1200,
+    encrypted: true,
+  },
+  {
+    id: "rudp-64k-enc",
+    label: "rudp encrypted, 64 KB datagrams",
+    kind: "rudp",
+    maxPacketSize: 65000,
+    encrypted: true,
   },
   { id: "udx", label: "udx-native streams (default MTU)", kind: "udx" },
   { id: "tcp", label: "kernel TCP (node:net)", kind: "tcp" },
@@ -253,7 +277,12 @@ async function startSender(
   cleanup: (() => void)[],
 ): Promise<Sending> {
   if (t.kind === "rudp") {
-    const socket: Socket = connect({ port, host: "127.0.0.1", ...pinnedPacketSize(t.maxPacketSize) });
+    const socket: Socket = connect({
+      port,
+      host: "127.0.0.1",
+      ...pinnedPacketSize(t.maxPacketSize),
+      ...encryptionFor(t),
+    });
     cleanup.push(() => socket.destroy());
     const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
     await new Promise<void>((resolve, reject) => {
@@ -335,7 +364,7 @@ export async function runOnce(t: Transport, total: number): Promise<RunResult> {
   // Generous: 20 s plus 1 s per MiB (1 MB/s would already be a failure worth reporting).
   const timeout = AbortSignal.timeout(20_000 + ((total + WARMUP_BYTES) / 2 ** 20) * 1000);
   try {
-    peer.send({ cmd: "listen", transport: t.kind, maxPacketSize: t.maxPacketSize });
+    peer.send({ cmd: "listen", transport: t.kind, maxPacketSize: t.maxPacketSize, encrypted: t.encrypted });
     const { port } = await peer.next("ready", timeout);
     /** One transfer on a new connection: timed, checked against the expected size and CRC. */
     const transfer = async (bytes: number, udxIds: number) => {

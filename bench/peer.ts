@@ -3,7 +3,7 @@
 import net from "node:net";
 import { crc32 } from "node:zlib";
 import { createServer } from "../src/index.js";
-import { type PeerCommand, type PeerReport, pinnedPacketSize, UDX_SOCKET_BUFFER } from "./loopback.js";
+import { encryptionFor, type PeerCommand, type PeerReport, pinnedPacketSize, UDX_SOCKET_BUFFER } from "./loopback.js";
 import { loadUdx, type Udx, type UdxSocket } from "./udx.js";
 
 const send = (m: PeerReport) => process.send?.(m);
@@ -49,7 +49,7 @@ let udx: { udx: Udx; socket: UdxSocket } | undefined;
 
 async function listen(cmd: Extract<PeerCommand, { cmd: "listen" }>): Promise<void> {
   if (cmd.transport === "rudp") {
-    const server = createServer(pinnedPacketSize(cmd.maxPacketSize), (socket) => {
+    const server = createServer({ ...pinnedPacketSize(cmd.maxPacketSize), ...encryptionFor(cmd) }, (socket) => {
       const sink = new Sink();
       socket.on("data", (d: Buffer) => sink.data(d));
       socket.on("end", () => sink.end());
