@@ -47,7 +47,7 @@ export function encryptionOptions(config: EncryptionConfig, role: "client" | "se
     if (config.keyPair === null || typeof config.keyPair !== "object")
       throw new RudpArgumentError("ERR_INVALID_ARG_TYPE", 'The "encryption.keyPair" option must be an object');
     const privateKey = key(config.keyPair.privateKey, "keyPair.privateKey");
-    if (!privateKey || privateKey.length !== 32)
+    if (privateKey?.length !== 32)
       throw new RudpArgumentError(
         "ERR_INVALID_ARG_VALUE",
         'The "encryption.keyPair.privateKey" option must be 32 bytes',

@@ -153,6 +153,16 @@ export class Socket extends Duplex implements ConnectionSink {
   get bytesWritten(): number {
     return this.#bytesWritten;
   }
+  /** True when the connection encrypts (docs/SECURITY.md); false before it exists. */
+  get encrypted(): boolean {
+    return this.#conn?.encrypted ?? false;
+  }
+
+  /** On a server, the client's static public key when it presented one (allow-list setups); else undefined. */
+  get remotePublicKey(): Uint8Array | undefined {
+    return this.#conn?.peerStaticKey;
+  }
+
   /** Bytes written but not yet acknowledged by the peer. */
   get bufferSize(): number {
     // writableLength still counts the chunk whose callback is held, which the core already has.

@@ -13,6 +13,8 @@ export interface OptionSpec {
   short?: string;
   /** Parses the option's value (throwing names what is wrong); absent for a flag. */
   parse?: (value: string) => unknown;
+  /** The option may be given more than once: its parsed values are collected in an array. */
+  multiple?: boolean;
 }
 
 /** Options (by long name) and positional arguments, in order. */
@@ -72,7 +74,9 @@ export function parseArgs(args: readonly string[], spec: Record<string, OptionSp
     const value = inline ?? args[++i];
     if (value === undefined) throw new UsageError(`option "--${name}" needs a value`);
     try {
-      options[name] = s.parse(value);
+      const parsed = s.parse(value);
+      if (s.multiple) options[name] = [...((options[name] as unknown[] | undefined) ?? []), parsed];
+      else options[name] = parsed;
     } catch (err) {
       throw new UsageError(`--${name}: ${(err as Error).message}`);
     }

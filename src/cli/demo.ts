@@ -12,10 +12,12 @@ import { formatBytes, formatRate, parseDuration, parseProbability, parseRate, pa
 
 const HELP = `Usage: rudp demo [options]
 
-Without --simulated: a real transfer on this machine. "rudp recv", an impairment
-"rudp proxy" in front of it and "rudp send" run as separate processes on
-loopback; random data goes through the proxy with a progress bar, the receiver
-checks its SHA-256, and the proxy's counters are printed.
+Without --simulated: a real, encrypted transfer on this machine. "rudp recv"
+(with a fresh key pair, as "rudp keygen" makes), an impairment "rudp proxy" in
+front of it and "rudp send" (pinning the receiver's public key with --peer-key)
+run as separate processes on loopback; random data goes through the proxy with
+a progress bar, the receiver checks its SHA-256, and the proxy's counters are
+printed.
 
 With --simulated: the same kind of transfer across a simulated link (virtual
 time, seeded, so every run with the same options is identical).

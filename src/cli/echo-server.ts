@@ -15,6 +15,14 @@ import {
   TRACE_OPTIONS,
   withTimeout,
 } from "./command.js";
+import {
+  describeSecurity,
+  ENCRYPTION_OPTIONS,
+  encryptionSetup,
+  listeningNote,
+  SERVER_ENCRYPTION_HELP,
+  watchRefusals,
+} from "./encryption-options.js";
 import { openTracer } from "./trace.js";
 
 const USAGE = "rudp echo-server PORT";
@@ -29,8 +37,12 @@ Options:
   --host HOST          address to listen on (default: all, IPv6 and IPv4)
 ${TRACE_HELP}
 
+Encryption (keys from "rudp keygen"):
+${SERVER_ENCRYPTION_HELP}
+
 Examples:
   rudp echo-server 7000
+  rudp echo-server 7000 --key-file server.key --allow clients.txt
   rudp echo-server 7000 --host 127.0.0.1 --trace
 `;
 
@@ -43,15 +55,24 @@ export const echoServerCommand: Command = {
 };
 
 async function runEchoServer(args: string[]): Promise<number> {
-  const { options, positionals } = parseArgs(args, { ...TRACE_OPTIONS, host: { parse: String } });
+  const { options, positionals } = parseArgs(args, {
+    ...TRACE_OPTIONS,
+    ...ENCRYPTION_OPTIONS,
+    host: { parse: String },
+  });
   expectPositionals(positionals, 1, 1, USAGE);
   const port = parsePort(positionals[0], true);
+  const encryption = encryptionSetup(options, "server", "rudp echo-server");
   const hostText = options.host as string | undefined;
   const host = hostText === undefined ? undefined : (await resolveHost(hostText)).address;
   const out = outputSettings(options);
   const tracer = await openTracer(out.trace, out.traceJson);
   const label = "rudp echo-server";
-  const server: Server = createServer({ allowHalfOpen: true, onTrace: tracer.onTrace });
+  const server: Server = createServer({
+    allowHalfOpen: true,
+    onTrace: tracer.onTrace,
+    encryption: encryption.config,
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("listening", resolve);
@@ -64,7 +85,11 @@ async function runEchoServer(args: string[]): Promise<number> {
     return EXIT_FAILURE;
   }
   const a = server.address();
-  note(out.quiet, `${label}: listening on ${formatAddress(a?.address, a?.port)}`);
+  note(
+    out.quiet,
+    `${label}: listening on ${formatAddress(a?.address, a?.port)}${encryption.config ? ` (${listeningNote(encryption)})` : ""}`,
+  );
+  const stopWatching = watchRefusals(server, encryption, (line) => note(out.quiet, `${label}: ${line}`));
 
   const sockets = new Set<Socket>();
   let served = 0;
@@ -72,7 +97,15 @@ async function runEchoServer(args: string[]): Promise<number> {
     served++;
     sockets.add(socket);
     const peer = formatAddress(socket.remoteAddress, socket.remotePort);
-    note(out.quiet, `${label}: ${peer} connected`);
+    let security = "";
+    if (encryption.config) {
+      try {
+        security = `, ${describeSecurity(encryption, socket.stats())}`;
+      } catch {
+        // Closed already: its 'close' note follows.
+      }
+    }
+    note(out.quiet, `${label}: ${peer} connected${security}`);
     socket.pipe(socket);
     socket.on("message", (m: Buffer) => {
       if (!socket.writableEnded && !socket.destroyed) socket.sendMessage(m);
@@ -91,6 +124,7 @@ async function runEchoServer(args: string[]): Promise<number> {
     });
   });
   // Ctrl-C: stop accepting, end every connection (after what it echoes) and give them a moment to close.
+  stopWatching();
   server.close();
   const closing = [...sockets].map(
     (s) =>

@@ -8,12 +8,20 @@ import {
   EXIT_FAILURE,
   EXIT_INTERRUPTED,
   EXIT_OK,
+  note,
   onInterrupt,
   outputSettings,
   sleep,
   TRACE_HELP,
   TRACE_OPTIONS,
 } from "./command.js";
+import {
+  CLIENT_ENCRYPTION_HELP,
+  describeHandshakeFailure,
+  describeSecurity,
+  ENCRYPTION_OPTIONS,
+  encryptionSetup,
+} from "./encryption-options.js";
 import { openTracer } from "./trace.js";
 
 const USAGE = "rudp echo HOST PORT";
@@ -28,8 +36,12 @@ once the server closed too. Ctrl-C closes the connection and exits.
 Options:
 ${TRACE_HELP}
 
+Encryption (keys from "rudp keygen"):
+${CLIENT_ENCRYPTION_HELP}
+
 Examples:
   rudp echo 127.0.0.1 7000
+  rudp echo 127.0.0.1 7000 --peer-key server.pub
   printf 'one\\ntwo\\n' | rudp echo 127.0.0.1 7000
 `;
 
@@ -42,15 +54,22 @@ export const echoCommand: Command = {
 };
 
 async function runEcho(args: string[]): Promise<number> {
-  const { options, positionals } = parseArgs(args, TRACE_OPTIONS);
+  const { options, positionals } = parseArgs(args, { ...TRACE_OPTIONS, ...ENCRYPTION_OPTIONS });
   expectPositionals(positionals, 2, 2, USAGE);
   const port = parsePort(positionals[1]);
+  const encryption = encryptionSetup(options, "client", "rudp echo");
   const { address } = await resolveHost(positionals[0]);
   const out = outputSettings(options);
   const tracer = await openTracer(out.trace, out.traceJson);
   const label = "rudp echo";
   const target = formatAddress(address, port);
-  const socket = connect({ port, host: address, allowHalfOpen: true, onTrace: tracer.onTrace });
+  const socket = connect({
+    port,
+    host: address,
+    allowHalfOpen: true,
+    onTrace: tracer.onTrace,
+    encryption: encryption.config,
+  });
   let code: number;
   try {
     code = await new Promise<number>((resolve) => {
@@ -86,6 +105,7 @@ async function runEcho(args: string[]): Promise<number> {
         done(interrupted ? EXIT_INTERRUPTED : EXIT_OK);
       };
       socket.on("connect", () => {
+        if (encryption.config) note(out.quiet, `${label}: connected to ${target}, ${describeSecurity(encryption)}`);
         process.stdin.pipe(socket);
       });
       socket.on("data", (chunk: Buffer) => {
@@ -104,8 +124,15 @@ async function runEcho(args: string[]): Promise<number> {
       });
       socket.on("error", (err) => {
         const code = (err as { code?: string }).code;
+        const refused = describeHandshakeFailure(err);
         process.stderr.write(
-          `${label}: ${code === "ECONNREFUSED" ? `cannot connect to ${target}: connection refused` : describeError(err)}\n`,
+          `${label}: ${
+            refused
+              ? `cannot connect to ${target}: ${refused}`
+              : code === "ECONNREFUSED"
+                ? `cannot connect to ${target}: connection refused`
+                : describeError(err)
+          }\n`,
         );
         done(interrupted ? EXIT_INTERRUPTED : EXIT_FAILURE);
       });

@@ -7,6 +7,7 @@ import { type Command, EXIT_FAILURE, EXIT_USAGE, flushWritable } from "./command
 import { demoCommand } from "./demo.js";
 import { echoCommand } from "./echo.js";
 import { echoServerCommand } from "./echo-server.js";
+import { keygenCommand } from "./keygen.js";
 import { proxyCommand } from "./proxy.js";
 import { recvCommand } from "./recv.js";
 import { sendCommand } from "./send.js";
@@ -20,6 +21,7 @@ const COMMANDS: readonly Command[] = [
   echoCommand,
   proxyCommand,
   tunnelCommand,
+  keygenCommand,
   demoCommand,
 ];
 
@@ -41,6 +43,9 @@ Exit codes: 0 success, 1 failure, 2 bad arguments, 130 interrupted.
 Examples:
   rudp recv 5000 > received.bin                 # on one host
   rudp send file.bin 192.0.2.7 5000             # on the other
+  rudp keygen -o server.key                     # encrypted: prints "public: <key>"
+  rudp recv 5000 --key-file server.key > received.bin
+  rudp send file.bin 192.0.2.7 5000 --peer-key <key>
   rudp proxy --listen 6000 --to 127.0.0.1:5000 --loss 10% --delay 25ms
   rudp demo --size 32MiB --loss 10% --delay 40ms
 `;

@@ -23,6 +23,15 @@ import {
   outputSettings,
   withTimeout,
 } from "./command.js";
+import {
+  ENCRYPTION_OPTIONS,
+  type EncryptionSetup,
+  encryptionSetup,
+  listeningNote,
+  SERVER_ENCRYPTION_HELP,
+  securityLine,
+  watchRefusals,
+} from "./encryption-options.js";
 import { Progress, transferSummary } from "./progress.js";
 import { openTracer, type Tracer } from "./trace.js";
 import {
@@ -51,8 +60,12 @@ Options:
                        (appended to stdout or FILE); exits 1 if any failed
 ${OUTPUT_HELP}
 
+Encryption (keys from "rudp keygen"; the summary says what protected the transfer):
+${SERVER_ENCRYPTION_HELP}
+
 Examples:
   rudp recv 5000 > backup.tar
+  rudp recv 5000 --key-file server.key -o backup.tar
   rudp recv 5000 -o backup.tar
   rudp recv 5000 --keep-listening -o incoming/
 `;
@@ -91,19 +104,21 @@ async function openOutput(path: string | undefined): Promise<Output> {
 async function runRecv(args: string[]): Promise<number> {
   const { options, positionals } = parseArgs(args, {
     ...OUTPUT_OPTIONS,
+    ...ENCRYPTION_OPTIONS,
     host: { parse: String },
     output: { short: "o", parse: String },
     "keep-listening": {},
   });
   expectPositionals(positionals, 1, 1, USAGE);
   const port = parsePort(positionals[0], true);
+  const encryption = encryptionSetup(options, "server", "rudp recv");
   const hostText = options.host as string | undefined;
   const host = hostText === undefined ? undefined : (await resolveHost(hostText)).address;
   const out = outputSettings(options);
   const output = await openOutput(options.output as string | undefined);
   const tracer = await openTracer(out.trace, out.traceJson);
   try {
-    return await serve(port, host, options["keep-listening"] === true, output, out, tracer);
+    return await serve(port, host, options["keep-listening"] === true, output, out, tracer, encryption);
   } finally {
     if (output.shared && output.shared !== process.stdout) {
       const ws = output.shared as WriteStream;
@@ -120,9 +135,14 @@ async function serve(
   output: Output,
   out: OutputSettings,
   tracer: Tracer,
+  encryption: EncryptionSetup,
 ): Promise<number> {
   const label = "rudp recv";
-  const server: Server = createServer({ allowHalfOpen: true, onTrace: tracer.onTrace });
+  const server: Server = createServer({
+    allowHalfOpen: true,
+    onTrace: tracer.onTrace,
+    encryption: encryption.config,
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("listening", resolve);
@@ -134,7 +154,11 @@ async function serve(
     return EXIT_FAILURE;
   }
   const a = server.address();
-  note(out.quiet, `${label}: listening on ${formatAddress(a?.address, a?.port)}`);
+  note(
+    out.quiet,
+    `${label}: listening on ${formatAddress(a?.address, a?.port)}${encryption.config ? ` (${listeningNote(encryption)})` : ""}`,
+  );
+  const stopWatching = watchRefusals(server, encryption, (line) => note(out.quiet, `${label}: ${line}`));
 
   let failures = 0;
   let count = 0;
@@ -182,7 +206,7 @@ async function serve(
         if (!keepListening) resolveDone(EXIT_FAILURE);
         return;
       }
-      const r = new Receiver(socket, output, ++count, label, out);
+      const r = new Receiver(socket, output, ++count, label, out, encryption);
       current = r;
       const ok = await r.run();
       current = undefined;
@@ -196,6 +220,7 @@ async function serve(
 
   const code = await done;
   stopInterrupt();
+  stopWatching();
   return code;
 }
 
@@ -213,6 +238,7 @@ class Receiver {
   readonly #n: number;
   readonly #label: string;
   readonly #settings: OutputSettings;
+  readonly #encryption: EncryptionSetup;
   readonly #peer: string;
   readonly #hash = createHash("sha256");
   #header: TransferHeader | undefined;
@@ -227,12 +253,20 @@ class Receiver {
   /** Resolves once the connection closed (or after a bounded wait for the sender's last ACK). */
   closed: Promise<void>;
 
-  constructor(socket: Socket, output: Output, n: number, label: string, settings: OutputSettings) {
+  constructor(
+    socket: Socket,
+    output: Output,
+    n: number,
+    label: string,
+    settings: OutputSettings,
+    encryption: EncryptionSetup,
+  ) {
     this.#socket = socket;
     this.#output = output;
     this.#n = n;
     this.#label = label;
     this.#settings = settings;
+    this.#encryption = encryption;
     this.#peer = formatAddress(socket.remoteAddress, socket.remotePort);
     this.closed = new Promise((resolve) => {
       if (socket.destroyed) resolve();
@@ -381,7 +415,11 @@ class Receiver {
       sender,
     );
     lines[0] += ` from ${this.#peer}${header.name === "-" ? "" : ` ("${header.name}")`}`;
-    this.#progress?.summary([...lines, `  verified         SHA-256 ${digest} matches the sender's`]);
+    this.#progress?.summary([
+      ...lines,
+      securityLine(this.#encryption, stats),
+      `  verified         SHA-256 ${digest} matches the sender's`,
+    ]);
     this.closed = withTimeout(
       new Promise<void>((r) => {
         socket.once("finish", () => r());

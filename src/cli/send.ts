@@ -24,6 +24,14 @@ import {
   sleep,
   withTimeout,
 } from "./command.js";
+import {
+  CLIENT_ENCRYPTION_HELP,
+  describeHandshakeFailure,
+  ENCRYPTION_OPTIONS,
+  type EncryptionSetup,
+  encryptionSetup,
+  securityLine,
+} from "./encryption-options.js";
 import { Progress, transferSummary } from "./progress.js";
 import { openTracer, type Tracer } from "./trace.js";
 import { decodeReply, encodeMessage, TRANSFER_PROTOCOL, type TransferHeader, type TransferReply } from "./transfer.js";
@@ -46,8 +54,12 @@ Options:
   --cc NAME               congestion control: cubic (default), bbr (best on lossy links), newreno
 ${OUTPUT_HELP}
 
+Encryption (keys from "rudp keygen"; the summary says what protected the transfer):
+${CLIENT_ENCRYPTION_HELP}
+
 Examples:
   rudp send backup.tar 192.0.2.7 5000
+  rudp send backup.tar 192.0.2.7 5000 --peer-key server.pub
   tar c photos | rudp send 192.0.2.7 5000
   rudp send --progress=plain --trace-json trace.jsonl big.iso 127.0.0.1 5000
 `;
@@ -73,12 +85,14 @@ function stdinSize(): number | undefined {
 async function runSend(args: string[]): Promise<number> {
   const { options, positionals } = parseArgs(args, {
     ...OUTPUT_OPTIONS,
+    ...ENCRYPTION_OPTIONS,
     "connect-timeout": { parse: parseDuration },
     cc: { parse: parseController },
   });
   expectPositionals(positionals, 2, 3, USAGE);
   const [file, hostText, portText] = positionals.length === 3 ? positionals : ["-", ...positionals];
   const port = parsePort(portText);
+  const encryption = encryptionSetup(options, "client", "rudp send");
   let size: number | undefined;
   if (file !== "-") {
     const s = checkInputFile(file);
@@ -105,6 +119,7 @@ async function runSend(args: string[]): Promise<number> {
       tracer,
       connectTimeout: (options["connect-timeout"] as number | undefined) ?? 30_000,
       congestionControl: options.cc as string | undefined,
+      encryption,
     });
   } finally {
     input.destroy();
@@ -122,6 +137,7 @@ interface SendJob {
   tracer: Tracer;
   connectTimeout: number;
   congestionControl: string | undefined;
+  encryption: EncryptionSetup;
 }
 
 /** A congestion controller name for --cc (the unsafe mode is not offered on the command line). */
@@ -133,6 +149,8 @@ export function parseController(name: string): string {
 
 /** Why a connection failed, in words (ECONNREFUSED gets a hint). */
 function describeSocketError(err: unknown, target: string): string {
+  const refused = describeHandshakeFailure(err);
+  if (refused) return `cannot connect to ${target}: ${refused}`;
   const code = (err as { code?: string }).code;
   if (code === "ECONNREFUSED")
     return `cannot connect to ${target}: connection refused (is "rudp recv" listening there?)`;
@@ -151,6 +169,7 @@ function send(job: SendJob): Promise<number> {
     onTrace: job.tracer.onTrace,
     connectTimeout: job.connectTimeout,
     congestionControl: job.congestionControl,
+    encryption: job.encryption.config,
   });
   const hash = createHash("sha256");
   let sent = 0;
@@ -211,6 +230,7 @@ function send(job: SendJob): Promise<number> {
       await sleep(Math.min(1000, Math.max(100, 2 * rto)));
       progress?.summary([
         ...transferSummary(`${label}: sent`, sent, elapsed, finalStats),
+        securityLine(job.encryption, finalStats),
         `  verified         SHA-256 ${digest}, confirmed by the receiver`,
       ]);
       settle(EXIT_OK);
@@ -223,7 +243,9 @@ function send(job: SendJob): Promise<number> {
     socket.on("connect", () => {
       connected = true;
       if (!job.out.quiet && (job.out.progress === "plain" || process.stderr.isTTY))
-        process.stderr.write(`${label}: connected to ${target}, sending ${describeInput(job.header)}\n`);
+        process.stderr.write(
+          `${label}: connected to ${target}${job.encryption.config ? " (encrypted)" : ""}, sending ${describeInput(job.header)}\n`,
+        );
       progress = new Progress({
         label,
         mode: job.out.progress,

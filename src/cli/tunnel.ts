@@ -25,6 +25,17 @@ import {
   TRACE_OPTIONS,
   withTimeout,
 } from "./command.js";
+import {
+  CLIENT_ENCRYPTION_HELP,
+  describeHandshakeFailure,
+  describeSecurity,
+  ENCRYPTION_OPTIONS,
+  type EncryptionSetup,
+  encryptionSetup,
+  listeningNote,
+  SERVER_ENCRYPTION_HELP,
+  watchRefusals,
+} from "./encryption-options.js";
 import { openTracer, type Tracer } from "./trace.js";
 
 const USAGE =
@@ -44,9 +55,17 @@ Options:
   --to HOST:PORT        server: the TCP target; client: the tunnel server
 ${TRACE_HELP}
 
+Encryption, tunnel server (keys from "rudp keygen"):
+${SERVER_ENCRYPTION_HELP}
+
+Encryption, tunnel client:
+${CLIENT_ENCRYPTION_HELP}
+
 Examples:
   rudp tunnel server --listen 4000 --to 127.0.0.1:22
   rudp tunnel client --listen 2222 --to 192.0.2.7:4000    # then: ssh -p 2222 localhost
+  rudp tunnel server --listen 4000 --to 127.0.0.1:22 --key-file server.key
+  rudp tunnel client --listen 2222 --to 192.0.2.7:4000 --peer-key server.pub
 `;
 
 /** The `rudp tunnel` command. */
@@ -110,6 +129,7 @@ async function runTunnel(args: string[]): Promise<number> {
     );
   const { options, positionals } = parseArgs(rest, {
     ...TRACE_OPTIONS,
+    ...ENCRYPTION_OPTIONS,
     listen: { parse: String },
     to: { parse: String },
   });
@@ -119,14 +139,15 @@ async function runTunnel(args: string[]): Promise<number> {
   const listen = parseHostPort(options.listen as string, "", true);
   const to = parseHostPort(options.to as string);
   if (to.port === 0) throw new UsageError("--to: port 0 is out of range (1-65535)");
+  const encryption = encryptionSetup(options, mode, `rudp tunnel ${mode}`);
   const listenHost = listen.host === "" ? undefined : (await resolveHost(listen.host)).address;
   const target = (await resolveHost(to.host)).address;
   const out = outputSettings(options);
   const tracer = await openTracer(out.trace, out.traceJson);
   try {
     return mode === "server"
-      ? await tunnelServer(listenHost, listen, target, to.port, out.quiet, tracer)
-      : await tunnelClient(listenHost, listen, target, to.port, out.quiet, tracer);
+      ? await tunnelServer(listenHost, listen, target, to.port, out.quiet, tracer, encryption)
+      : await tunnelClient(listenHost, listen, target, to.port, out.quiet, tracer, encryption);
   } finally {
     await tracer.close();
   }
@@ -173,11 +194,13 @@ async function tunnelServer(
   targetPort: number,
   quiet: boolean,
   tracer: Tracer,
+  encryption: EncryptionSetup,
 ): Promise<number> {
   const label = "rudp tunnel server";
   const to = formatAddress(target, targetPort);
   const counts: Counts = { opened: 0, open: new Set() };
-  const server = createRudpServer({ allowHalfOpen: true, onTrace: tracer.onTrace }, (rudp: Socket) => {
+  const options = { allowHalfOpen: true, onTrace: tracer.onTrace, encryption: encryption.config };
+  const server = createRudpServer(options, (rudp: Socket) => {
     counts.opened++;
     const from = formatAddress(rudp.remoteAddress, rudp.remotePort);
     const tcp = net.connect({ host: target, port: targetPort, allowHalfOpen: true });
@@ -185,7 +208,15 @@ async function tunnelServer(
     rudp.on("error", (err) => note(quiet, `${label}: ${from}: ${describeError(err)}`));
     const pair = { tcp, rudp };
     counts.open.add(pair);
-    note(quiet, `${label}: ${from} -> ${to}`);
+    let security = "";
+    if (encryption.config) {
+      try {
+        security = ` (${describeSecurity(encryption, rudp.stats())})`;
+      } catch {
+        // Closed already: its 'closed' note follows.
+      }
+    }
+    note(quiet, `${label}: ${from} -> ${to}${security}`);
     splice(tcp, rudp, (up, down) => {
       counts.open.delete(pair);
       note(quiet, `${label}: ${from} closed (${down} bytes in, ${up} bytes out)`);
@@ -193,8 +224,15 @@ async function tunnelServer(
   });
   if (!(await listenOn(server, listen.port, host, label))) return EXIT_FAILURE;
   const a = server.address();
-  note(quiet, `${label}: listening on ${formatAddress(a?.address, a?.port)} (rudp), forwarding to ${to} (TCP)`);
-  return runUntilInterrupted(label, counts, quiet, () => server.close());
+  note(
+    quiet,
+    `${label}: listening on ${formatAddress(a?.address, a?.port)} (rudp${encryption.config ? `, ${listeningNote(encryption)}` : ""}), forwarding to ${to} (TCP)`,
+  );
+  const stopWatching = watchRefusals(server, encryption, (line) => note(quiet, `${label}: ${line}`));
+  return runUntilInterrupted(label, counts, quiet, () => {
+    stopWatching();
+    server.close();
+  });
 }
 
 async function tunnelClient(
@@ -204,6 +242,7 @@ async function tunnelClient(
   targetPort: number,
   quiet: boolean,
   tracer: Tracer,
+  encryption: EncryptionSetup,
 ): Promise<number> {
   const label = "rudp tunnel client";
   const to = formatAddress(target, targetPort);
@@ -211,9 +250,17 @@ async function tunnelClient(
   const server = net.createServer({ allowHalfOpen: true }, (tcp) => {
     counts.opened++;
     const from = formatAddress(tcp.remoteAddress, tcp.remotePort);
-    const rudp = connect({ port: targetPort, host: target, allowHalfOpen: true, onTrace: tracer.onTrace });
+    const rudp = connect({
+      port: targetPort,
+      host: target,
+      allowHalfOpen: true,
+      onTrace: tracer.onTrace,
+      encryption: encryption.config,
+    });
     tcp.on("error", (err) => note(quiet, `${label}: ${from}: ${describeError(err)}`));
-    rudp.on("error", (err) => note(quiet, `${label}: ${from} -> ${to}: ${describeError(err)}`));
+    rudp.on("error", (err) =>
+      note(quiet, `${label}: ${from} -> ${to}: ${describeHandshakeFailure(err) ?? describeError(err)}`),
+    );
     const pair = { tcp, rudp };
     counts.open.add(pair);
     note(quiet, `${label}: ${from} -> ${to}`);
@@ -224,7 +271,10 @@ async function tunnelClient(
   });
   if (!(await listenOn(server, listen.port, host, label))) return EXIT_FAILURE;
   const a = server.address() as net.AddressInfo;
-  note(quiet, `${label}: listening on ${formatAddress(a.address, a.port)} (TCP), tunnelling to ${to} (rudp)`);
+  note(
+    quiet,
+    `${label}: listening on ${formatAddress(a.address, a.port)} (TCP), tunnelling to ${to} (rudp${encryption.config ? `, ${describeSecurity(encryption)}` : ""})`,
+  );
   return runUntilInterrupted(label, counts, quiet, () => server.close());
 }
 

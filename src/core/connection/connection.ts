@@ -203,6 +203,7 @@ export class Connection {
   #handshake: ClientHandshake | undefined;
   #channel: SecureChannel | undefined;
   #peerStaticKey: Uint8Array | undefined;
+  #encryption = "none";
   /** Bytes sealing adds to each packet (0 for a plaintext connection). */
   readonly #sealOverhead: number;
   /** Where inner packets are built before they are sealed. */
@@ -285,7 +286,9 @@ export class Connection {
     this.#peerMaxMessageSize = config.maxMessageSize;
     this.#channel = init.accepted?.channel;
     this.#peerStaticKey = init.accepted?.peerKey;
+    this.#encryption = init.accepted?.pattern ?? "none";
     this.#handshake = init.encrypt?.(this.#ownHandshakeFields());
+    if (this.#handshake) this.#encryption = this.#handshake.pattern;
     this.#handshakeExt = writeHandshakeExtensions({
       maxMessageSize: config.maxMessageSize,
       noise: this.#handshake?.message ?? init.accepted?.reply,
@@ -388,6 +391,7 @@ export class Connection {
       mss: this.#mss,
       packetSize: this.#maxPacketSize,
       congestionControl: this.#cc.name,
+      encryption: this.#encryption,
       authFailures: this.#channel?.counters.authFailures ?? 0,
       replays: this.#channel?.counters.replays ?? 0,
       keyUpdates: this.#channel?.counters.keyUpdates ?? 0,

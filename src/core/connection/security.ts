@@ -42,6 +42,8 @@ export interface SecureChannel {
 export interface ClientHandshake {
   /** Carried in every SYN (the NOISE extension). */
   readonly message: Uint8Array;
+  /** The Noise pattern in use ("NNpsk0", "NK" or "IK"). */
+  readonly pattern: string;
   /**
    * Reads the server's reply: the packet protection, or undefined when the
    * reply is not authentic (a forgery, dropped: the real one may follow).
@@ -75,6 +77,8 @@ export interface AcceptedHandshake {
   reply: Uint8Array;
   /** The client's static public key, when it sent one (IK). */
   peerKey?: Uint8Array;
+  /** The Noise pattern the client chose. */
+  pattern: string;
 }
 
 /** The server's side of the key exchange. */

@@ -31,6 +31,8 @@ export interface ConnectionStats {
   bufferLimitDrops: number;
   /** Packets an encrypted connection dropped for arriving unsealed (outside its handshake). */
   unauthenticatedDrops: number;
+  /** "none", or the Noise pattern of an encrypted connection ("NNpsk0", "NK", "IK"; §12). */
+  encryption: string;
   /** Encrypted connections (§12): sealed packets that failed authentication, replays dropped, and key updates. */
   authFailures: number;
   replays: number;
@@ -96,6 +98,7 @@ export type Counters = Omit<
   | "mss"
   | "packetSize"
   | "congestionControl"
+  | "encryption"
   | "authFailures"
   | "replays"
   | "keyUpdates"

@@ -51,7 +51,7 @@ export class ReplayWindow {
     const block = Math.floor(pn / 32);
     if (pn > this.#top) {
       const topBlock = this.#top < 0 ? -1 : Math.floor(this.#top / 32);
-      for (let b = topBlock + 1; b <= block; b++) this.#bits[b % this.#blocks] = 0;
+      for (let b = Math.max(topBlock + 1, block - this.#blocks + 1); b <= block; b++) this.#bits[b % this.#blocks] = 0;
       this.#top = pn;
     }
     this.#bits[block % this.#blocks] |= 1 << (pn & 31);

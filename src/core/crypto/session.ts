@@ -102,6 +102,7 @@ export function createInitiator(crypto: CryptoProvider, o: EncryptionOptions): C
 
 class Initiator implements ClientHandshake {
   readonly message: Uint8Array;
+  readonly pattern: NoisePattern;
   readonly #crypto: CryptoProvider;
   readonly #options: EncryptionOptions;
   readonly #noise: NoiseHandshake;
@@ -110,6 +111,7 @@ class Initiator implements ClientHandshake {
   constructor(crypto: CryptoProvider, o: EncryptionOptions, pattern: NoisePattern, client: HandshakeFields) {
     this.#crypto = crypto;
     this.#options = o;
+    this.pattern = pattern;
     this.#id = PATTERN_IDS[pattern];
     this.#noise = new NoiseHandshake(crypto, {
       pattern,
@@ -174,6 +176,7 @@ export function createResponder(crypto: CryptoProvider, o: EncryptionOptions): H
         channel: new NoiseChannel(crypto, keys.sendKey, keys.receiveKey, o.keyUpdateInterval),
         reply,
         peerKey: noise.remoteStaticKey,
+        pattern,
       };
     },
   };
