@@ -366,7 +366,7 @@ export class Endpoint implements ConnectionHost {
     if (event.type === "connected") {
       const key = addressKey(conn.remote);
       if (this.#connecting.get(key) === conn) this.#connecting.delete(key);
-      if (!this.#peerKeyOf.has(conn)) this.#indexPeer(conn);
+      this.#reindexPeer(conn); // a simultaneous open may have settled on another peer cid
       if (conn.passive) {
         this.#halfOpen.delete(conn);
         this.#events.push({ type: "incoming", connection: conn });
@@ -379,9 +379,14 @@ export class Endpoint implements ConnectionHost {
     if (this.#byCid.get(conn.localCid) === conn) this.#ready.add(conn);
   }
 
-  /** @internal (ConnectionHost) Receive bytes the connections may still buffer under maxBufferedBytes. */
-  receiveBudget(): number {
-    return Math.max(0, this.#maxBufferedBytes - this.#bufferedBytes);
+  /**
+   * @internal (ConnectionHost) Receive bytes the connections may still buffer
+   * under maxBufferedBytes; out-of-order data leaves an eighth of it free for
+   * the in-order segments that fill holes (else unreadable data could wedge every connection).
+   */
+  receiveBudget(outOfOrder = false): number {
+    const reserve = outOfOrder ? this.#maxBufferedBytes >> 3 : 0;
+    return Math.max(0, this.#maxBufferedBytes - this.#bufferedBytes - reserve);
   }
 
   /** @internal (ConnectionHost) */

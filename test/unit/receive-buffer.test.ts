@@ -116,13 +116,14 @@ test("too far ahead: MAX_SEGMENTS_AHEAD is exclusive", () => {
   assert.equal(b.receive(1001 + MAX_SEGMENTS_AHEAD, D, bytes(1)), Arrival.OutOfWindow);
 });
 
-test("no room: unread + out-of-order + payload may not exceed capacity", () => {
+test("no room: unread + out-of-order + payload may not exceed capacity (the next in-order segment needs only unread room)", () => {
   const b = new ReceiveBuffer(0, 100, 1000);
   assert.equal(b.receive(0, D, bytes(60)), Arrival.Accepted);
   assert.equal(b.receive(2, D, bytes(30)), Arrival.Accepted);
-  // 60 unread + 30 held + 11 > 100
-  assert.equal(b.receive(1, D, bytes(11)), Arrival.OutOfWindow);
+  // Out of order: 60 unread + 30 held + 11 > 100.
   assert.equal(b.receive(3, D, bytes(11)), Arrival.OutOfWindow);
+  // In order: 60 unread + 41 > 100. (The held bytes do not count: refusing it for them could wedge the connection.)
+  assert.equal(b.receive(1, D, bytes(41)), Arrival.OutOfWindow);
   assert.equal(b.next, 1);
   // Exactly filling the capacity is fine.
   assert.equal(b.receive(1, D, bytes(10)), Arrival.Accepted);

@@ -96,8 +96,12 @@ export interface ConnectionHost {
   onEvent(conn: Connection, event: ConnectionEvent): void;
   /** An application call gave `conn` something to transmit. */
   onWake(conn: Connection): void;
-  /** Receive bytes the host still lets its connections buffer (a limit across connections). */
-  receiveBudget?(): number;
+  /**
+   * Receive bytes the host still lets its connections buffer (a limit across
+   * connections); less for out-of-order data, so that it can never take the
+   * room the in-order segments that drain it need.
+   */
+  receiveBudget?(outOfOrder?: boolean): number;
   /** `conn`'s buffered receive bytes (unread + out of order) changed by `delta`. */
   onBufferedBytes?(delta: number): void;
   /** A data segment was dropped because `receiveBudget()` had no room for it. */
@@ -630,8 +634,13 @@ export class Connection {
       return;
     }
     if (this.#peerCid !== 0 && p.scid !== this.#peerCid) {
-      this.#counters.malformedDrops++;
-      return;
+      if (!this.#isAnswerToOurSyn(p)) {
+        this.#counters.malformedDrops++;
+        return;
+      }
+      // Our SYN crossed a SYN we took as a simultaneous open, but the SYN-ACK that echoes our SYN
+      // comes from another cid: that SYN was forged (anyone can send one). The real answer wins.
+      this.#acceptPeerHandshake(p);
     }
     this.#counters.packetsReceived++;
     this.#counters.bytesReceived += size;
@@ -819,6 +828,17 @@ export class Connection {
     if (sample < 120_000_000) this.#rtt.update(sample, 0);
   }
 
+  /** A SYN-ACK on an actively opened connection in SYN-RECEIVED that echoes one of our SYNs' timestamps. */
+  #isAnswerToOurSyn(p: PacketRepr): boolean {
+    return (
+      this.#state === "SYN-RECEIVED" &&
+      !this.#passive &&
+      (p.flags & (Flag.SYN | Flag.ACK)) === (Flag.SYN | Flag.ACK) &&
+      p.handshake !== undefined &&
+      this.#synTsvals.includes(p.tsecr)
+    );
+  }
+
   #establish(now: Instant, p: PacketRepr): void {
     this.#sampleHandshakeRtt(now, p);
     this.#transition("rcv ACK of SYN");
@@ -867,7 +887,7 @@ export class Connection {
     const hadHoles = recv.outOfOrderCount > 0;
     const before = recv.unreadBytes;
     const wasFinished = recv.finished;
-    const budget = p.payload.length > 0 ? this.#host?.receiveBudget?.() : undefined;
+    const budget = p.payload.length > 0 ? this.#host?.receiveBudget?.(seq !== recv.next) : undefined;
     if (budget !== undefined && p.payload.length > budget && seq >= recv.next && !recv.received.has(seq)) {
       // The host's limit across connections is reached: drop (the peer resends once windows reopen).
       this.#counters.bufferLimitDrops++;
@@ -932,11 +952,16 @@ export class Connection {
     this.#fackBefore = sent.highestAcked;
     if (advanced) sent.ackBelow(cum, this.#onSegmentAcked);
     const r = ack.ranges;
+    let phantom = false;
     for (let i = 0; i < r.length; i += 2) {
       const start = unwrapSeq(r[i], sent.una);
       const end = start + ((r[i + 1] - r[i]) >>> 0);
       if (end > sent.nxt) {
+        // Selectively acknowledges data never sent (forged, or data injected at the receiver): the
+        // range is ignored, and the ACK does not count as a duplicate either. The rest still counts,
+        // or whoever can make a receiver report phantom ranges could stall the sender.
         this.#counters.invalidAcks++;
+        phantom = true;
         continue;
       }
       sent.sack(start, end, this.#onSegmentAcked);
@@ -957,7 +982,7 @@ export class Connection {
       this.#tlpOutstanding = false;
       this.#persistBackoff = 0;
       this.#rtoDeadline = sent.count > 0 ? now + this.#rtt.rto : NEVER;
-    } else if (sent.count > 0 && !(p.flags & Flag.DATA) && r.length > 0) {
+    } else if (sent.count > 0 && !(p.flags & Flag.DATA) && r.length > 0 && !phantom) {
       // A duplicate ACK (RFC 5681 §2): the threshold-th one retransmits the first hole, unless it
       // was already retransmitted (its ACK is still on the way: RACK or the RTO decide about it).
       if (++this.#dupAcks === this.#config.fastRetransmitThreshold) {

@@ -3,7 +3,8 @@
  * duplicates, reassembles messages, and holds delivered data until the
  * application reads it. Invariants: every sequence number below `next` was
  * delivered exactly once; out-of-order segments are kept only inside the
- * advertised window; `unreadBytes + outOfOrderBytes <= capacity`.
+ * advertised window; `unreadBytes + outOfOrderBytes <= capacity`, except
+ * that the next in-order segment only needs `unreadBytes + its size <= capacity`.
  */
 
 import { Flag } from "../wire/packet.js";
@@ -89,7 +90,10 @@ export class ReceiveBuffer {
   receive(seq: number, flags: number, payload: Uint8Array): Arrival {
     if (seq < this.next || this.#held.has(seq) || (this.finSeq >= 0 && seq >= this.finSeq)) return Arrival.Duplicate;
     if (seq - this.next >= MAX_SEGMENTS_AHEAD) return Arrival.OutOfWindow;
-    if (this.#unread + this.#outOfOrderBytes + payload.length > this.capacity) return Arrival.OutOfWindow;
+    // The next in-order segment is never refused for room taken by out-of-order ones (it may be the
+    // only way to drain them): it needs room among unread bytes only, so the total stays below 2 × capacity.
+    const held = seq === this.next ? this.#unread : this.#unread + this.#outOfOrderBytes;
+    if (held + payload.length > this.capacity) return Arrival.OutOfWindow;
     if (seq !== this.next) {
       this.#held.set(seq, { flags, payload });
       this.#outOfOrderBytes += payload.length;
