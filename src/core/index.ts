@@ -9,8 +9,11 @@ export { DEFAULT_CONFIG, mssFor, PROFILES, resolveConfig, type TransportConfig }
 export type { AckSample, CongestionController, ControllerFactory } from "./congestion/index.js";
 export { CONTROLLER_NAMES, CONTROLLERS, NewReno } from "./congestion/index.js";
 export { Connection, type ConnectionHost, type ConnectionInit } from "./connection/connection.js";
+export { EncryptionError, type EncryptionErrorCode, type SecureChannel } from "./connection/security.js";
 export { type State, type StateEvent, stateDiagram, TRANSITIONS } from "./connection/state.js";
 export type { ConnectionStats } from "./connection/stats.js";
+export type { AeadName, CryptoProvider, KeyPair } from "./crypto/provider.js";
+export { type EncryptionOptions, validateEncryption } from "./crypto/session.js";
 export {
   type DropReason,
   Endpoint,
