@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { RudpArgumentError, RudpStateError } from "../../src/core/errors.js";
 import {
   NoiseCipherState,
   NoiseHandshake,
@@ -19,6 +18,7 @@ import {
 } from "../../src/core/crypto/noise.js";
 import { PacketOpener, PacketSealer } from "../../src/core/crypto/packet-protection.js";
 import type { CryptoProvider, KeyPair } from "../../src/core/crypto/provider.js";
+import { RudpArgumentError, RudpStateError } from "../../src/core/errors.js";
 import { assertBytes, bytes, hex, PROVIDERS, pairOf, toHex } from "./helpers.js";
 
 interface Vector {

@@ -211,7 +211,16 @@ describe("helpers", () => {
     assert.match(text, /^[A-Za-z0-9_-]{43}$/);
     assertBytes(decodeKey(` ${text}\n`), key);
     const secret = text.slice(0, 42);
-    for (const bad of [secret, `${text}A`, `${text}=`, `${secret}+`, `${secret}/`, `${secret}!`, "", `${text.slice(0, 42)}B`]) {
+    for (const bad of [
+      secret,
+      `${text}A`,
+      `${text}=`,
+      `${secret}+`,
+      `${secret}/`,
+      `${secret}!`,
+      "",
+      `${text.slice(0, 42)}B`,
+    ]) {
       const err = (() => {
         try {
           decodeKey(bad);

@@ -101,7 +101,7 @@ test("property: the window agrees with a Set model on every check and accept", (
     { weight: 1, arbitrary: fc.integer({ min: 0, max: 2 ** 40 }).map((d) => ({ kind: "abs" as const, d })) },
   );
   fc.assert(
-    fc.property(fc.constantFrom(32, 64, 96, 256), fc.array(op, { maxLength: 400 }), (size, ops) => {
+    fc.property(fc.constantFrom(32, 64, 96, 256), fc.array(op, { minLength: 50, maxLength: 400 }), (size, ops) => {
       const w = new ReplayWindow(size);
       const m = new ModelWindow(size);
       let top = 0;

@@ -116,7 +116,7 @@ export class NoiseCipherState {
 
   constructor(crypto: CryptoProvider, key: Uint8Array) {
     this.#crypto = crypto;
-    this.#key = copyKey(key, "key");
+    this.#key = copyKey(key, "key", AEAD_KEY_BYTES);
   }
 
   /** The next nonce. */
@@ -164,7 +164,7 @@ export interface NoiseHandshakeOptions {
   readonly initiator: boolean;
   /** Bytes both sides must agree on (e.g. a protocol version); authenticated, not sent. */
   readonly prologue?: Uint8Array;
-  /** This side's static key pair: the responder's in NK and IK, and the initiator's in IK. */
+  /** This side's static key pair: the responder's in NK and IK, and the initiator's in IK. Used as is, never modified. */
   readonly staticKeyPair?: KeyPair;
   /** The responder's pinned static public key (initiator in NK and IK). */
   readonly remoteStaticKey?: Uint8Array;
@@ -226,9 +226,10 @@ export class NoiseHandshake {
 
     const needStatic = this.initiator ? spec.initiatorStatic : spec.responderStaticKnown;
     const needRemote = this.initiator && spec.responderStaticKnown;
-    this.#s = needStatic ? copyKeyPair(required(options.staticKeyPair, "staticKeyPair"), "staticKeyPair") : null;
+    // The static pair is used as given (not copied) so a provider can cache its imported private key.
+    this.#s = needStatic ? checkKeyPair(required(options.staticKeyPair, "staticKeyPair"), "staticKeyPair") : null;
     this.#rs = needRemote ? copyKey(required(options.remoteStaticKey, "remoteStaticKey"), "remoteStaticKey") : null;
-    this.#psk = spec.psk ? copyKey(required(options.psk, "psk"), "psk") : null;
+    this.#psk = spec.psk ? copyKey(required(options.psk, "psk"), "psk", PSK_BYTES) : null;
     this.#fixedE = options.ephemeralKeyPair ? copyKeyPair(options.ephemeralKeyPair, "ephemeralKeyPair") : null;
 
     // InitializeSymmetric: a name longer than HASHLEN is hashed, a shorter one zero-padded.
@@ -492,11 +493,21 @@ function required<T>(value: T | undefined, name: string): T {
   return value;
 }
 
-function copyKey(key: Uint8Array, name: string): Uint8Array {
-  if (!(key instanceof Uint8Array) || key.length !== DH_BYTES) {
-    throw new RudpArgumentError("ERR_INVALID_ARG_VALUE", `${name} must be ${DH_BYTES} bytes`);
+function checkKey(key: Uint8Array, name: string, length = DH_BYTES): Uint8Array {
+  if (!(key instanceof Uint8Array) || key.length !== length) {
+    throw new RudpArgumentError("ERR_INVALID_ARG_VALUE", `${name} must be ${length} bytes`);
   }
-  return copyBytes(key);
+  return key;
+}
+
+function copyKey(key: Uint8Array, name: string, length = DH_BYTES): Uint8Array {
+  return copyBytes(checkKey(key, name, length));
+}
+
+function checkKeyPair(pair: KeyPair, name: string): KeyPair {
+  checkKey(pair.publicKey, `${name}.publicKey`);
+  checkKey(pair.privateKey, `${name}.privateKey`);
+  return pair;
 }
 
 function copyKeyPair(pair: KeyPair, name: string): KeyPair {
