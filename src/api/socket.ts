@@ -444,8 +444,8 @@ export class Socket extends Duplex implements ConnectionSink {
     const conn = this.#conn;
     if (!this.#finalCallback || !conn) return;
     const s = conn.state;
-    // Our FIN was acknowledged: everything written has reached the peer.
-    if (s === "FIN-WAIT-2" || s === "TIME-WAIT" || s === "CLOSED") {
+    // Our FIN was acknowledged: everything written has reached the peer (CLOSED only if not by an error).
+    if (s === "FIN-WAIT-2" || s === "TIME-WAIT" || (s === "CLOSED" && !conn.error)) {
       const cb = this.#finalCallback;
       this.#finalCallback = undefined;
       cb();

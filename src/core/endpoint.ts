@@ -203,7 +203,8 @@ export class Endpoint implements ConnectionHost {
   readonly #events: EndpointEvent[] = [];
   #eventsHead = 0;
   readonly #stateless: Stateless[] = [];
-  readonly #scratch: Uint8Array;
+  /** Where pollTransmit builds datagrams when the caller gives no buffer (allocated on first use). */
+  #scratch: Uint8Array | undefined;
   readonly #stats: EndpointStats = {
     datagramsReceived: 0,
     datagramsSent: 0,
@@ -280,7 +281,6 @@ export class Endpoint implements ConnectionHost {
     this.#backlog = backlog;
     this.#rstRate = rstRateLimit;
     this.#rstTokens = rstRateLimit;
-    this.#scratch = new Uint8Array(MAX_TRANSMIT_SIZE);
   }
 
   /** Starts accepting incoming connections. */
@@ -518,12 +518,17 @@ export class Endpoint implements ConnectionHost {
 
   // ----- Outputs -----------------------------------------------------------------
 
+  #scratchBuffer(): Uint8Array {
+    if (!this.#scratch) this.#scratch = new Uint8Array(MAX_TRANSMIT_SIZE);
+    return this.#scratch;
+  }
+
   /**
    * The next datagram to send, or undefined. It is built in `out` (at least
    * MAX_TRANSMIT_SIZE bytes) when given, so a driver can hand it to the socket
    * without a copy; otherwise in a scratch buffer valid until the next call.
    */
-  pollTransmit(now: Instant, out: Uint8Array = this.#scratch): Transmit | undefined {
+  pollTransmit(now: Instant, out: Uint8Array = this.#scratchBuffer()): Transmit | undefined {
     if (out.length < MAX_TRANSMIT_SIZE)
       throw new RudpArgumentError("ERR_OUT_OF_RANGE", "pollTransmit needs 65536 bytes of room");
     if (this.#stateless.length > 0) {

@@ -14,6 +14,23 @@ import type { Runtime, Timer, UdpHandle } from "../runtime/runtime.js";
 
 const SLAB_SIZE = 1 << 20;
 
+/**
+ * Datagrams are built straight into a slab and handed to the socket, which may
+ * still hold them after send() returns: a region is never reused, and a full
+ * slab is replaced (and collected once its sends are done). One slab serves
+ * every driver in the process, so idle connections cost no send buffer.
+ */
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+function sendRoom(): Uint8Array {
+  if (slab.length - slabUsed < MAX_TRANSMIT_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  return slab.subarray(slabUsed);
+}
+
 /** An API object that wants a connection's events. */
 export interface ConnectionSink {
   onConnectionEvent(event: ConnectionEvent): void;
@@ -29,13 +46,6 @@ export class EndpointDriver {
   readonly #timer: Timer;
   readonly #sinks = new Map<Connection, ConnectionSink>();
   readonly #flushWatchers = new Set<ConnectionSink>();
-  /**
-   * Datagrams are built straight into a slab and handed to the socket, which
-   * may still hold them after send() returns: a region is never reused, and a
-   * full slab is replaced (and collected once its sends are done).
-   */
-  #slab = new Uint8Array(0);
-  #slabUsed = 0;
   #flushScheduled = false;
   #flushing = false;
   #closed = false;
@@ -128,9 +138,9 @@ export class EndpointDriver {
           this.#dispatch(ev);
         }
         const now = this.runtime.now();
-        for (let t = ep.pollTransmit(now, this.#room()); t; t = ep.pollTransmit(now, this.#room())) {
+        for (let t = ep.pollTransmit(now, sendRoom()); t; t = ep.pollTransmit(now, sendRoom())) {
           progressed = true;
-          this.#slabUsed += t.data.length;
+          slabUsed += t.data.length;
           this.#udp.send(t.data, t.to);
         }
         if (!progressed) break;
@@ -165,14 +175,6 @@ export class EndpointDriver {
     this.#timer.cancel();
     this.#udp.close();
     this.onClose();
-  }
-
-  #room(): Uint8Array {
-    if (this.#slab.length - this.#slabUsed < MAX_TRANSMIT_SIZE) {
-      this.#slab = new Uint8Array(SLAB_SIZE);
-      this.#slabUsed = 0;
-    }
-    return this.#slab.subarray(this.#slabUsed);
   }
 
   #onMessage(data: Uint8Array, from: Address): void {

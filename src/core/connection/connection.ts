@@ -110,6 +110,17 @@ export interface ConnectionHost {
 
 const EMPTY = new Uint8Array(0);
 const MIN_PTO = 10 * MS;
+/**
+ * Where inner packets are built before they are sealed: one buffer for every
+ * connection, since a packet is built and sealed (into the caller's buffer) in one go.
+ */
+let innerScratch: Uint8Array | undefined;
+
+function innerBuffer(): Uint8Array {
+  if (!innerScratch) innerScratch = new Uint8Array(MAX_DATAGRAM_SIZE);
+  return innerScratch;
+}
+
 /** What a side's SYN or SYN-ACK says of it under `config`, as the key exchange authenticates it. */
 export function handshakeFieldsFor(config: TransportConfig, cid: number, isn: number): HandshakeFields {
   return {
@@ -210,8 +221,6 @@ export class Connection {
   #encryption = "none";
   /** Bytes sealing adds to each packet (0 for a plaintext connection). */
   readonly #sealOverhead: number;
-  /** Where inner packets are built before they are sealed. */
-  #innerScratch: Uint8Array | undefined;
   /** Buffered receive bytes last reported to the host (its limit across connections). */
   #reportedBuffered = 0;
   /** Highest sequence number acknowledged before the ACK being processed (RACK.fack). */
@@ -645,7 +654,8 @@ export class Connection {
     this.#counters.packetsReceived++;
     this.#counters.bytesReceived += size;
     if (!this.#addressValidated) this.#ampReceived += size;
-    if (flags & Flag.CHALLENGE && p.path) this.#response = p.path.slice();
+    // Copies (a Buffer's slice() is a view, which would keep the whole datagram alive).
+    if (flags & Flag.CHALLENGE && p.path) this.#response = new Uint8Array(p.path);
     if (flags & Flag.RESPONSE && p.path && this.#pmtu) {
       const size = this.#pmtu.onResponse(p.path);
       if (size !== undefined) this.#setPacketSize(size);
@@ -723,7 +733,7 @@ export class Connection {
   #onRetry(now: Instant, p: PacketRepr): void {
     if (this.#state !== "SYN-SENT" || this.#retryToken || !p.token || !this.#synTsvals.includes(p.tsecr)) return;
     this.#counters.packetsReceived++;
-    this.#retryToken = p.token.slice();
+    this.#retryToken = new Uint8Array(p.token);
     this.#handshakeExt = writeHandshakeExtensions({
       maxMessageSize: this.#config.maxMessageSize,
       token: this.#retryToken,
@@ -1350,7 +1360,7 @@ export class Connection {
     let n: number;
     const channel = this.#channel;
     if (channel && !(flags & Flag.SYN)) {
-      const inner = this.#innerBuffer();
+      const inner = innerBuffer();
       if (p.padTo !== undefined) p.padTo -= this.#sealOverhead;
       const length = emitPacket(p, inner, null);
       if (p.padTo !== undefined) p.padTo += this.#sealOverhead;
@@ -1358,14 +1368,10 @@ export class Connection {
     } else {
       n = emitPacket(p, out, this.#checksum);
     }
+    p.path = undefined;
     this.#counters.packetsSent++;
     this.#counters.bytesSent += n;
     return n;
-  }
-
-  #innerBuffer(): Uint8Array {
-    if (!this.#innerScratch) this.#innerScratch = new Uint8Array(MAX_DATAGRAM_SIZE);
-    return this.#innerScratch;
   }
 
   /** Payload bytes per data packet for a datagram size, sealing included. */
