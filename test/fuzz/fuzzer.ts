@@ -115,7 +115,7 @@ export const SKIP_REASONS: Readonly<Record<string, string>> = Object.freeze({
   "reflected-rst": "valid ids from another rudp endpoint's address: the path challenge sent there comes back as an RST",
   "in-window-data": "data with valid ids at a sequence number the receiver may accept",
   "acks-unreceived-data": "an ACK for data sent but not yet received, so never resent",
-  "window-inflation": "a window beyond the receiver's buffer: the sender overruns it (a todo BUG in attacks.test.ts)",
+  "window-inflation": "a window beyond the receiver's buffer: the sender overruns it (fixed; allow it to check)",
   "timestamp-poison": "a timestamp far ahead freezes window updates (they need a newer timestamp)",
   "path-hijack": "a response echoing a path challenge seen on the wire moves the connection",
   "probe-echo": "a path MTU probe's data delivered although the path dropped it (a todo BUG in attacks.test.ts)",
@@ -125,7 +125,7 @@ export const SKIP_REASONS: Readonly<Record<string, string>> = Object.freeze({
 /** Weaknesses a blind attacker can exploit today, by skip reason; their forgeries are skipped unless allowed. */
 export const KNOWN_ISSUES: Readonly<Record<string, string>> = Object.freeze({
   "simultaneous-open":
-    "a SYN spoofed from the server's address reaches a client in SYN-SENT through the simultaneous-open path and replaces its handshake (test/security/attacks.test.ts)",
+    "a SYN spoofed from the server's address reaches a client in SYN-SENT through the simultaneous-open path. The client now recovers when the real SYN-ACK or the server's RST for the forged cid arrives (test/security/attacks.test.ts), but a stream of such SYNs while handshake packets are being lost can still make it time out or be reset",
 });
 
 /** Sequence numbers of slack in the safety rules, for segments sent between classification and arrival. */

@@ -871,8 +871,9 @@ export class Connection {
   #onRst(p: PacketRepr): void {
     if (this.#state === "TIME-WAIT") return; // RFC 1337: ignore RST in TIME-WAIT
     if (this.#state === "SYN-SENT") {
-      // A refusal answers one of our SYNs: it echoes that SYN's timestamp.
-      if (!this.#synTsvals.includes(p.tsecr)) return;
+      // A refusal answers one of our SYNs: it echoes that SYN's timestamp and names no connection of
+      // the peer's (a stateless RST for a cid we took from a forged SYN carries that cid instead).
+      if (!this.#synTsvals.includes(p.tsecr) || p.scid !== 0) return;
       this.#counters.packetsReceived++;
       const refusal = p.reason === undefined ? undefined : REFUSALS[p.reason];
       if (refusal) this.#fail(refusal[0], refusal[1], false);
@@ -880,6 +881,17 @@ export class Connection {
       return;
     }
     if (p.scid !== this.#peerCid) return;
+    if (this.#state === "SYN-RECEIVED" && !this.#passive) {
+      // After a simultaneous open the peer's cid came from a SYN nobody vouched for (anyone can
+      // send one), and a RST for it (the real server's stateless RST, answering our SYN-ACK sent to
+      // a cid it does not have) says so: forget that SYN and go back to sending ours.
+      this.#counters.packetsReceived++;
+      this.#peerCid = 0;
+      this.#recv = undefined;
+      this.#transition("rcv RST of simultaneous open");
+      this.#sendHandshake = true;
+      return;
+    }
     this.#counters.packetsReceived++;
     // RFC 9293 §3.10.7.4: in LAST-ACK/CLOSING a RST closes; it is a clean close if all our data was acknowledged.
     const s = this.#state;

@@ -25,6 +25,7 @@ export type StateEvent =
   | "rcv SYN" // a SYN arrived: send SYN-ACK
   | "rcv SYN-ACK" // the peer answered our SYN
   | "rcv ACK of SYN" // the peer acknowledged our SYN-ACK
+  | "rcv RST of simultaneous open" // the SYN we answered was not the peer's: send our SYN again
   | "close" // the application ended its writing: queue FIN (before ESTABLISHED it waits for ESTABLISHED)
   | "rcv FIN" // the peer's FIN arrived in order
   | "rcv ACK of FIN" // our FIN was acknowledged
@@ -46,6 +47,8 @@ export const TRANSITIONS: readonly Transition[] = Object.freeze([
   { from: "SYN-SENT", event: "rcv SYN-ACK", to: "ESTABLISHED" },
   { from: "SYN-SENT", event: "rcv SYN", to: "SYN-RECEIVED" }, // simultaneous open, RFC 9293 §3.5 fig. 8
   { from: "SYN-RECEIVED", event: "rcv ACK of SYN", to: "ESTABLISHED" },
+  // An rudp deviation (RFC 9293 §3.10.7.3 reports "refused"): a SYN anyone can forge must not end an active open.
+  { from: "SYN-RECEIVED", event: "rcv RST of simultaneous open", to: "SYN-SENT" },
   { from: "ESTABLISHED", event: "close", to: "FIN-WAIT-1" },
   { from: "ESTABLISHED", event: "rcv FIN", to: "CLOSE-WAIT" },
   { from: "FIN-WAIT-1", event: "rcv ACK of FIN", to: "FIN-WAIT-2" },
