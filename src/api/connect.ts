@@ -10,7 +10,7 @@ import { Endpoint, type EndpointOptions } from "../core/endpoint.js";
 import { RudpArgumentError } from "../core/errors.js";
 import { EndpointDriver } from "../driver/endpoint-driver.js";
 import type { Runtime } from "../runtime/runtime.js";
-import { DEFAULT_UDP_BUFFER, nodeRuntime, transportOptions } from "./defaults.js";
+import { DEFAULT_UDP_BUFFER, defaultProbeSize, nodeRuntime, transportOptions } from "./defaults.js";
 import { type EncryptionConfig, encryptionOptions } from "./encryption.js";
 import { AbortError, RudpSocketError, validatePort } from "./errors.js";
 import { Socket, type SocketOptions } from "./socket.js";
@@ -133,6 +133,7 @@ async function open(
     return;
   }
   const endpoint = new Endpoint({
+    maxProbePacketSize: defaultProbeSize(address),
     ...transportOptions(o),
     rng: runtime.rng,
     checksum: runtime.checksum,

@@ -15,7 +15,7 @@ import { RudpArgumentError } from "../core/errors.js";
 import { EndpointDriver } from "../driver/endpoint-driver.js";
 import type { Runtime } from "../runtime/runtime.js";
 import { type ConnectGuards, guardConnect } from "./connect.js";
-import { DEFAULT_UDP_BUFFER, nodeRuntime, transportOptions } from "./defaults.js";
+import { DEFAULT_UDP_BUFFER, defaultProbeSize, nodeRuntime, transportOptions } from "./defaults.js";
 import { type EncryptionConfig, encryptionOptions } from "./encryption.js";
 import { RudpSocketError, validatePort } from "./errors.js";
 import { Socket, type SocketOptions } from "./socket.js";
@@ -138,6 +138,7 @@ export class Server extends EventEmitter {
       udp = await runtime.bindUdp({ port, host: address, ipv6Only, ...buffers });
     }
     const endpoint = new Endpoint({
+      maxProbePacketSize: defaultProbeSize(udp.local.address),
       ...transportOptions(this.#options),
       rng: runtime.rng,
       checksum: runtime.checksum,
