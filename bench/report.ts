@@ -1,6 +1,7 @@
 /** Reporting helpers for the benchmarks: statistics, number formats, Markdown tables, the machine line and dependency-free SVG line charts. */
 
 import os from "node:os";
+import type { LinkScenarioResult } from "./netem.js";
 
 // ----- Statistics --------------------------------------------------------------------
 
@@ -83,6 +84,8 @@ export interface ChartOptions {
   y2Max?: number;
   /** Explicit x tick positions (default: evenly spaced round numbers). */
   xTicks?: readonly number[];
+  /** Where the legend goes: inside the plot, top right (default), or in a column right of it. */
+  legend?: "inside" | "right";
   width?: number;
   height?: number;
 }
@@ -120,10 +123,12 @@ function label(v: number): string {
 
 /** A line chart as a standalone SVG document: axes from 0, grid, ticks, an optional second y axis and a legend. */
 export function lineChart(o: ChartOptions): string {
-  const width = o.width ?? 760;
+  const legendRight = o.legend === "right";
+  const legendWidth = 190;
+  const width = (o.width ?? 760) + (legendRight ? legendWidth + 16 : 0);
   const height = o.height ?? 440;
   const hasRight = o.series.some((s) => s.axis === "right");
-  const m = { top: 48, right: hasRight ? 72 : 24, bottom: 56, left: 72 };
+  const m = { top: 48, right: (hasRight ? 72 : 24) + (legendRight ? legendWidth + 16 : 0), bottom: 56, left: 72 };
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
   const xs = o.series.flatMap((s) => s.points.map((p) => p[0]));
@@ -188,10 +193,10 @@ export function lineChart(o: ChartOptions): string {
       }
     }
   }
-  // Legend, top right inside the plot.
-  const lx = m.left + pw - 190;
+  // Legend, top right inside the plot, or in its own column.
+  const lx = legendRight ? width - legendWidth - 8 : m.left + pw - legendWidth;
   out.push(
-    `<rect x="${lx - 8}" y="${m.top + 4}" width="190" height="${o.series.length * 18 + 4}" fill="white" fill-opacity="0.85" stroke="#ddd"/>`,
+    `<rect x="${lx - 8}" y="${m.top + 4}" width="${legendWidth}" height="${o.series.length * 18 + 4}" fill="white" fill-opacity="0.85" stroke="#ddd"/>`,
   );
   o.series.forEach((s, i) => {
     const y = m.top + 14 + i * 18;
@@ -205,4 +210,122 @@ export function lineChart(o: ChartOptions): string {
   });
   out.push("</svg>");
   return `${out.join("\n")}\n`;
+}
+
+// ----- Real-link tables ---------------------------------------------------------------------------
+
+/** Median goodput (Mbit/s) of a transport's successful runs at one loss rate, and whether the time cap ended any. */
+export function linkMedian(
+  r: LinkScenarioResult,
+  id: string,
+  loss: number,
+): { mbit: number; capped: boolean; n: number } {
+  const ok = r.results.filter((x) => x.transport === id && x.loss === loss && x.ok);
+  return { mbit: median(ok.map((x) => x.mbit)), capped: ok.some((x) => x.capped), n: ok.length };
+}
+
+/**
+ * The tables of a real-link scenario (bench/netem.ts, bench/proxy.ts): goodput per transport and loss rate as % of
+ * the link, the ratios of each rudp transport to udx-native and to the best kernel TCP, the issue's BBR targets
+ * (`targets`: minimum % of the link by loss fraction), and every run in a collapsed details table.
+ */
+export function linkTables(
+  r: LinkScenarioResult,
+  linkMbit: number,
+  targets: Readonly<Record<number, number>> = {},
+): string {
+  const ran = r.transports.filter((t) => r.results.some((x) => x.transport === t.id));
+  const pct = (mbit: number) => (100 * mbit) / linkMbit;
+  const cell = (id: string, loss: number) => {
+    const m = linkMedian(r, id, loss);
+    if (m.n === 0) return r.results.some((x) => x.transport === id && x.loss === loss) ? "failed" : "—";
+    return `${fmt(pct(m.mbit))}% (${fmt(m.mbit)})${m.capped ? " ⏱" : ""}`;
+  };
+  const summary = r.losses.map((loss) => [`${loss * 100}%`, ...ran.map((t) => cell(t.id, loss))]);
+
+  const rudp = ran.filter((t) => t.id.startsWith("rudp"));
+  const tcp = ran.filter((t) => t.kind === "tcp");
+  const hasUdx = ran.some((t) => t.id === "udx");
+  const ratios = r.losses.map((loss) => {
+    const get = (id: string) => linkMedian(r, id, loss).mbit;
+    const bestTcp = tcp.map((t) => ({ t, mbit: get(t.id) })).sort((a, b) => (b.mbit || 0) - (a.mbit || 0))[0];
+    const udx = get("udx");
+    const cells = [`${loss * 100}%`];
+    if (tcp.length)
+      cells.push(bestTcp && Number.isFinite(bestTcp.mbit) ? `${bestTcp.t.label} ${fmt(pct(bestTcp.mbit))}%` : "n/a");
+    for (const t of rudp) {
+      if (hasUdx) cells.push(ratio(get(t.id), udx));
+      if (tcp.length) cells.push(ratio(get(t.id), bestTcp?.mbit));
+    }
+    const target = targets[loss];
+    if (target !== undefined) {
+      const best = Math.max(
+        ...rudp
+          .filter((t) => t.cc === "bbr")
+          .map((t) => get(t.id))
+          .filter(Number.isFinite),
+      );
+      const ahead = (!hasUdx || best > udx) && (!tcp.length || best > (bestTcp?.mbit ?? 0));
+      cells.push(
+        mark(pct(best) >= target && ahead, `≥ ${target}%${hasUdx ? ", > udx" : ""}${tcp.length ? ", > TCP" : ""}`),
+      );
+    } else if (Object.keys(targets).length) cells.push("—");
+    return cells;
+  });
+  const ratioHead = [
+    "loss each way",
+    ...(tcp.length ? ["best kernel TCP"] : []),
+    ...rudp.flatMap((t) => [...(hasUdx ? [`${t.label} / udx`] : []), ...(tcp.length ? [`${t.label} / best TCP`] : [])]),
+    ...(Object.keys(targets).length ? ["issue target (best rudp BBR)"] : []),
+  ];
+
+  const details = r.results.map((x) => {
+    const t = r.transports.find((y) => y.id === x.transport);
+    const notes = [x.capped ? `⏱ stopped at the ${r.capSeconds} s cap` : "", x.error ?? ""].filter(Boolean).join("; ");
+    return [
+      t?.label ?? x.transport,
+      `${x.loss * 100}%`,
+      `${x.run} (seed ${x.seed})`,
+      fmt(x.bytes / 2 ** 20),
+      fmt(x.seconds, 2),
+      fmt(x.mbit),
+      fmt(pct(x.mbit)),
+      x.retransmits !== undefined && x.segments
+        ? `${fmt((100 * x.retransmits) / x.segments, 2)}%`
+        : x.retransmits !== undefined
+          ? String(x.retransmits)
+          : "",
+      x.payloadSize !== undefined ? String(x.payloadSize) : "",
+      x.link ? `${x.link.packets} / ${x.link.lossDrops} / ${x.link.queueDrops}` : "",
+      notes,
+    ];
+  });
+  return [
+    "Goodput, % of the link (Mbit/s), median:",
+    "",
+    table(["loss each way", ...ran.map((t) => t.label)], summary),
+    "",
+    table(ratioHead, ratios),
+    "",
+    "<details><summary>Per-run details</summary>",
+    "",
+    table(
+      [
+        "transport",
+        "loss",
+        "run",
+        "MiB received",
+        "s",
+        "Mbit/s",
+        "% of link",
+        "retransmitted (of segments sent)",
+        "payload B / segment",
+        "link, data direction: packets / loss drops / queue drops",
+        "notes",
+      ],
+      details,
+    ),
+    "",
+    "</details>",
+  ].join("\n");
 }

@@ -3,7 +3,9 @@
  * runs the scenarios, prints Markdown and writes bench/RESULTS.md and the SVG charts.
  */
 
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { DEFAULT_CONFIG } from "../src/index.js";
 import { FAIRNESS_TARGET, type FairnessResult, fairnessScenario, STAGGER } from "./fairness.js";
 import {
@@ -24,10 +26,19 @@ import {
   WARMUP_BYTES,
 } from "./loopback.js";
 import { BBR_TARGETS, CONTROLLERS, type CwndSample, LOSSES, type LossyResult, lossyScenario } from "./lossy.js";
-import { fmt, lineChart, machineDescription, mark, median, ratio, table } from "./report.js";
+import {
+  LINK_MBIT,
+  type LinkOptions,
+  type LinkScenarioResult,
+  linkDefaults,
+  netemScenario,
+  netemSection,
+} from "./netem.js";
+import { proxyScenario, proxySection } from "./proxy.js";
+import { fmt, lineChart, linkMedian, machineDescription, mark, median, ratio, type Series, table } from "./report.js";
 import { PATH, SIM_CONFIG } from "./sim.js";
 
-const SCENARIOS = ["loopback", "lossy", "latency", "fairness"] as const;
+const SCENARIOS = ["loopback", "lossy", "latency", "fairness", "netem", "proxy"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Options {
@@ -36,18 +47,25 @@ interface Options {
   /** Loopback transfer size in bytes. */
   bytes: number;
   only: Set<Scenario>;
+  /** Where RESULTS.md and the charts go. */
+  out: string;
   /** Virtual seconds of the timed simulated runs, and BBR's transfer size in the lossy scenario. */
   simSeconds: number;
   bbrBytes: number;
   seed: number;
+  /** Size, runs and time cap of the real-link scenarios (netem, proxy). */
+  link: LinkOptions;
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--size MiB] [--only ${SCENARIOS.join(",")}]
-  --quick   loopback 32 MiB x 1 run per transport (default: 256 MiB x 5 runs)
+  --quick   loopback 32 MiB x 1 run per transport (default: 256 MiB x 5 runs);
+            netem and proxy 8 MiB x 1 run with an 8 s cap (default: 32 MiB x 3 runs, 10 s cap)
   --runs    loopback runs per transport (the median is reported)
   --size    loopback transfer size in MiB
   --only    a comma-separated subset of the scenarios
-The simulated scenarios (60 virtual seconds each; BBR sends 60 MiB) are the same in every mode.`;
+  --out     directory for RESULTS.md and the charts (default: bench/)
+The simulated scenarios (60 virtual seconds each; BBR sends 60 MiB) are the same in every mode.
+netem runs across ../shared/tools/netem (or $RUDP_NETEM) as root, and says why when it skips.`;
 
 function parseArgs(argv: string[]): Options {
   const quick = argv.includes("--quick");
@@ -56,10 +74,12 @@ function parseArgs(argv: string[]): Options {
     runs: quick ? 1 : 5,
     bytes: (quick ? 32 : 256) * 2 ** 20,
     only: new Set(SCENARIOS),
+    out: fileURLToPath(new URL(".", import.meta.url)),
     // The simulated scenarios are deterministic and cheap (about half a minute): the same in both modes.
     simSeconds: 60,
     bbrBytes: 60 * 2 ** 20,
     seed: 1,
+    link: { ...linkDefaults(quick), seed: 1 },
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -71,6 +91,7 @@ function parseArgs(argv: string[]): Options {
     if (a === "--quick") continue;
     else if (a === "--runs") o.runs = Math.round(positive(value(), a));
     else if (a === "--size") o.bytes = Math.round(positive(value().replace(/mib$/i, ""), a) * 2 ** 20);
+    else if (a === "--out") o.out = value();
     else if (a === "--only") {
       const names = value().split(",");
       for (const n of names)
@@ -287,9 +308,34 @@ function fairnessSection(o: Options, results: FairnessResult[]): string {
 
 const COLORS: Record<string, string> = { newreno: "#1f77b4", cubic: "#ff7f0e", bbr: "#2ca02c" };
 
-function goodputChart(results: LossyResult[]): string {
+/** Real-link points on the goodput chart: which transports, drawn how. */
+const LINK_SERIES: { id: string; name: string; color: string }[] = [
+  { id: "rudp-bbr-1472", name: "rudp bbr 1472 B", color: "#2ca02c" },
+  { id: "rudp-bbr", name: "rudp bbr (CLI)", color: "#17becf" },
+  { id: "udx", name: "udx-native", color: "#8c564b" },
+  { id: "tcp-bbr", name: "kernel TCP bbr", color: "#7f7f7f" },
+];
+
+function linkSeries(r: LinkScenarioResult | undefined, where: string, style: Partial<Series>): Series[] {
+  if (!r || r.skipped) return [];
+  return LINK_SERIES.filter((s) => r.results.some((x) => x.transport === s.id)).map((s) => ({
+    name: `${s.name}, ${where}`,
+    color: s.color,
+    ...style,
+    points: r.losses
+      .map((loss) => [loss * 100, (100 * linkMedian(r, s.id, loss).mbit) / LINK_MBIT] as const)
+      .filter(([, y]) => Number.isFinite(y)),
+  }));
+}
+
+function goodputChart(results: LossyResult[], netem?: LinkScenarioResult, proxy?: LinkScenarioResult): string {
+  const real = [
+    ...linkSeries(netem, "netem", { dashed: true, dots: true }),
+    ...linkSeries(proxy, "proxy", { dotsOnly: true }),
+  ];
   return lineChart({
-    title: "Goodput vs random loss (50 ms RTT, 100 Mbit/s, simulated)",
+    title: `Goodput vs random loss (50 ms RTT, 100 Mbit/s${real.length ? ": simulated, netem, rudp proxy" : ", simulated"})`,
+    legend: real.length ? "right" : "inside",
     xLabel: "random loss each way (%)",
     yLabel: "goodput (% of the link)",
     xMax: 10,
@@ -308,6 +354,7 @@ function goodputChart(results: LossyResult[]): string {
         dotsOnly: true,
         points: Object.entries(BBR_TARGETS).map(([loss, pct]) => [Number(loss) * 100, pct] as const),
       },
+      ...real,
     ],
   });
 }
@@ -345,11 +392,12 @@ async function main(): Promise<void> {
     const results = await loopbackScenario({ bytes: o.bytes, runs: o.runs }, log);
     sections.push(loopbackSection(o, results));
   }
+  let lossy: LossyResult[] | undefined;
   if (o.only.has("lossy")) {
     log("lossy links (simulated):");
     const { results, samples } = lossyScenario({ ...sim, bbrBytes: o.bbrBytes }, log);
+    lossy = results;
     sections.push(lossySection(o, results));
-    files.set("goodput-vs-loss.svg", goodputChart(results));
     files.set("cwnd-rtt.svg", cwndChart(samples));
   }
   if (o.only.has("latency")) {
@@ -360,13 +408,27 @@ async function main(): Promise<void> {
     log("fairness (simulated):");
     sections.push(fairnessSection(o, fairnessScenario(["bbr", "cubic"], sim, log)));
   }
+  let netem: LinkScenarioResult | undefined;
+  if (o.only.has("netem")) {
+    log(`lossy links across netem (${mib(o.link.bytes)} x ${o.link.runs} run(s), ${o.link.capSeconds} s cap):`);
+    netem = await netemScenario(o.link, log);
+    sections.push(netemSection(netem));
+  }
+  let proxy: LinkScenarioResult | undefined;
+  if (o.only.has("proxy")) {
+    log(`lossy links through rudp proxy (${mib(o.link.bytes)} x ${o.link.runs} run(s), ${o.link.capSeconds} s cap):`);
+    proxy = await proxyScenario(o.link, log);
+    sections.push(proxySection(proxy));
+  }
+  if (lossy) files.set("goodput-vs-loss.svg", goodputChart(lossy, netem, proxy));
 
   const mode = o.quick ? "quick (`--quick`)" : "full";
   const header = [
     "# rudp benchmarks",
     "",
-    "Reproduce with `npm ci && npm run bench` (loopback 256 MiB × 5 runs per transport; takes several minutes) " +
-      "or `npm run bench -- --quick` (loopback 32 MiB × 1 run). The simulated scenarios are the same in both modes. " +
+    "Reproduce with `npm ci && npm run build && npm run bench` (loopback 256 MiB × 5 runs per transport, netem and proxy 32 MiB × 3 runs; " +
+      "takes about a quarter of an hour) or `npm run bench -- --quick` (loopback 32 MiB × 1 run, netem and proxy 8 MiB × 1 run). " +
+      "The simulated scenarios are the same in both modes; netem and proxy run the built CLI (dist/), and netem needs root and ../shared/tools/netem. " +
       `Options: \`--runs N\`, \`--size MiB\`, \`--only ${SCENARIOS.join(",")}\`. Each run overwrites this file and the SVG charts it produces. ` +
       "Simulated results are deterministic (virtual time, fixed seed); loopback results depend on the machine and its load.",
     "",
@@ -375,9 +437,11 @@ async function main(): Promise<void> {
   ].join("\n");
   const markdown = `${[header, ...sections].join("\n\n")}\n`;
   process.stdout.write(markdown);
-  writeFileSync(new URL("./RESULTS.md", import.meta.url), markdown);
-  for (const [name, svg] of files) writeFileSync(new URL(`./${name}`, import.meta.url), svg);
-  log(`wrote bench/RESULTS.md${[...files.keys()].map((f) => `, bench/${f}`).join("")}`);
+  mkdirSync(o.out, { recursive: true });
+  const written = ["RESULTS.md", ...files.keys()].map((f) => join(o.out, f));
+  writeFileSync(written[0], markdown);
+  for (const [name, svg] of files) writeFileSync(join(o.out, name), svg);
+  log(`wrote ${written.join(", ")}`);
 }
 
 main().catch((err: Error) => {
