@@ -158,6 +158,8 @@ function loopbackSection(o: LoopbackOptions, results: Map<Transport["id"], RunRe
   const tcp = g("tcp");
   const r1200 = g("rudp-1200");
   const r64k = g("rudp-64k");
+  const e1200 = g("rudp-1200-enc");
+  const e64k = g("rudp-64k-enc");
   const checksum = median(
     [...results.values()]
       .flat()
@@ -198,6 +200,8 @@ function loopbackSection(o: LoopbackOptions, results: Map<Transport["id"], RunRe
         ["goodput rudp-1200 / TCP", ratio(r1200?.mbps, tcp?.mbps)],
         ["CPU per GiB rudp-1200 / udx (lower is better)", ratio(r1200?.cpu, udx?.cpu)],
         ["CPU per GiB rudp-64K / udx", ratio(r64k?.cpu, udx?.cpu)],
+        ["goodput encrypted / plaintext rudp, 64K datagrams (target ≥ 0.7×)", ratio(e64k?.mbps, r64k?.mbps)],
+        ["goodput encrypted / plaintext rudp, 1200 B datagrams", ratio(e1200?.mbps, r1200?.mbps)],
       ],
     ),
     "",
