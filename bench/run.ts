@@ -36,9 +36,13 @@ import {
 } from "./netem.js";
 import { proxyScenario, proxySection } from "./proxy.js";
 import { fmt, lineChart, linkMedian, machineDescription, mark, median, ratio, type Series, table } from "./report.js";
+import { formatScale, runScale } from "./scale.js";
 import { PATH, SIM_CONFIG } from "./sim.js";
+import { formatSoak, runSoak, SOAK_DEFAULTS } from "./soak.js";
 
-const SCENARIOS = ["loopback", "lossy", "latency", "fairness", "netem", "proxy"] as const;
+const SCENARIOS = ["loopback", "lossy", "latency", "fairness", "netem", "proxy", "scale", "soak"] as const;
+/** Scenarios a plain `npm run bench` runs; the soak runs only when asked for (`--only soak`, `--soak-minutes`). */
+const DEFAULT_SCENARIOS: readonly Scenario[] = SCENARIOS.filter((s) => s !== "soak");
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Options {
@@ -53,6 +57,8 @@ interface Options {
   simSeconds: number;
   bbrBytes: number;
   seed: number;
+  /** Minutes of the soak scenario. */
+  soakMinutes: number;
   /** Size, runs and time cap of the real-link scenarios (netem, proxy). */
   link: LinkOptions;
 }
@@ -64,6 +70,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--size MiB] [--only
   --size    loopback transfer size in MiB
   --only    a comma-separated subset of the scenarios
   --out     directory for RESULTS.md and the charts (default: bench/)
+  --soak-minutes N  also run the soak (connections with churn through rudp proxy) for N minutes
+scale opens 10,000 loopback connections (2,000 with --quick); soak is not in the default set.
 The simulated scenarios (60 virtual seconds each; BBR sends 60 MiB) are the same in every mode.
 netem runs across ../shared/tools/netem (or $RUDP_NETEM) as root, and says why when it skips.`;
 
@@ -73,7 +81,8 @@ function parseArgs(argv: string[]): Options {
     quick,
     runs: quick ? 1 : 5,
     bytes: (quick ? 32 : 256) * 2 ** 20,
-    only: new Set(SCENARIOS),
+    only: new Set(DEFAULT_SCENARIOS),
+    soakMinutes: 1,
     out: fileURLToPath(new URL(".", import.meta.url)),
     // The simulated scenarios are deterministic and cheap (about half a minute): the same in both modes.
     simSeconds: 60,
@@ -92,7 +101,10 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--runs") o.runs = Math.round(positive(value(), a));
     else if (a === "--size") o.bytes = Math.round(positive(value().replace(/mib$/i, ""), a) * 2 ** 20);
     else if (a === "--out") o.out = value();
-    else if (a === "--only") {
+    else if (a === "--soak-minutes") {
+      o.soakMinutes = positive(value(), a);
+      o.only.add("soak");
+    } else if (a === "--only") {
       const names = value().split(",");
       for (const n of names)
         if (!SCENARIOS.includes(n as Scenario)) throw new Error(`unknown scenario "${n}"\n${USAGE}`);
@@ -425,6 +437,31 @@ async function main(): Promise<void> {
     sections.push(proxySection(proxy));
   }
   if (lossy) files.set("goodput-vs-loss.svg", goodputChart(lossy, netem, proxy));
+  if (o.only.has("scale")) {
+    const connections = o.quick ? 2000 : 10_000;
+    log(`scale (${connections} connections on loopback):`);
+    const r = await runScale(
+      {
+        connections,
+        clientSockets: 10,
+        concurrency: 256,
+        bytes: 16384,
+        idleSeconds: o.quick ? 10 : 30,
+        settleSeconds: 5,
+        keepaliveMs: undefined,
+        pmtud: true,
+      },
+      log,
+    );
+    if (r.stuckServerConnections > 0) process.exitCode = 1;
+    sections.push(["## Scale", "", "```", ...formatScale(r), "```"].join("\n"));
+  }
+  if (o.only.has("soak")) {
+    log(`soak (${o.soakMinutes} min through rudp proxy):`);
+    const r = await runSoak({ ...SOAK_DEFAULTS, minutes: o.soakMinutes }, log);
+    if (r.errors.length > 0 || !r.flat) process.exitCode = 1;
+    sections.push(["## Soak", "", "```", ...formatSoak(r), "```"].join("\n"));
+  }
 
   const mode = o.quick ? "quick (`--quick`)" : "full";
   const header = [

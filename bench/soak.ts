@@ -251,6 +251,20 @@ const USAGE = `usage: node --import tsx bench/soak.ts [options]
   --sample S        seconds between memory samples (default 5)
   --seed N          proxy impairment seed (default 1)`;
 
+/** The default soak: 32 connection loops through a proxy with 2% loss, duplication and corruption, for a minute. */
+export const SOAK_DEFAULTS: Readonly<SoakOptions> = Object.freeze({
+  minutes: 1,
+  connections: 32,
+  maxBytes: 256 * 1024,
+  loss: "2%",
+  delay: "5ms",
+  jitter: "2ms",
+  dup: "1%",
+  corrupt: "0.5%",
+  sampleSeconds: 5,
+  seed: 1,
+});
+
 function parseArgs(argv: string[]): SoakOptions {
   const o: SoakOptions = {
     minutes: 1,
