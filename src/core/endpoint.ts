@@ -141,6 +141,16 @@ export interface EndpointStats {
   /** SYNs refused (not listening) or dropped (connection limit). */
   refusedHandshakes: number;
   droppedHandshakes: number;
+  /** droppedHandshakes by cause: maxConnections reached, backlog full, stateless queue full (no RETRY sent). */
+  connectionLimitDrops: number;
+  backlogDrops: number;
+  statelessQueueDrops: number;
+  /** Connections that failed with ETIMEDOUT before their handshake completed (half-open expiry, unanswered SYNs). */
+  handshakeTimeouts: number;
+  /** Established connections that failed with ETIMEDOUT (idle timeout, retransmission limit). */
+  timeouts: number;
+  /** Connections reset for a protocol violation (EPROTO, e.g. a message larger than maxMessageSize). */
+  protocolErrors: number;
   /** Stateless RETRYs sent, and SYNs dropped for a forged token. */
   retriesSent: number;
   invalidTokens: number;
@@ -188,6 +198,8 @@ export class Endpoint implements ConnectionHost {
   readonly #onTrace: ((event: TraceEvent) => void) | undefined;
   /** Passive connections still in their handshake. */
   readonly #halfOpen = new Set<Connection>();
+  /** Connections that completed their handshake (for counting how they end). */
+  readonly #established = new WeakSet<Connection>();
   readonly #rstRate: number;
   #rstTokens: number;
   #rstRefillAt: Instant = 0;
@@ -215,6 +227,12 @@ export class Endpoint implements ConnectionHost {
     unvalidatedPathPackets: 0,
     refusedHandshakes: 0,
     droppedHandshakes: 0,
+    connectionLimitDrops: 0,
+    backlogDrops: 0,
+    statelessQueueDrops: 0,
+    handshakeTimeouts: 0,
+    timeouts: 0,
+    protocolErrors: 0,
     retriesSent: 0,
     invalidTokens: 0,
     migrations: 0,
@@ -363,7 +381,9 @@ export class Endpoint implements ConnectionHost {
   /** @internal */
   onEvent(conn: Connection, event: ConnectionEvent): void {
     this.#events.push({ type: "event", connection: conn, event });
+    if (event.type === "closed" && event.error) this.#countFailure(conn, event.error.code);
     if (event.type === "connected") {
+      this.#established.add(conn);
       const key = addressKey(conn.remote);
       if (this.#connecting.get(key) === conn) this.#connecting.delete(key);
       this.#reindexPeer(conn); // a simultaneous open may have settled on another peer cid
@@ -372,6 +392,16 @@ export class Endpoint implements ConnectionHost {
         this.#events.push({ type: "incoming", connection: conn });
       }
     }
+  }
+
+  /** Counts a connection's failure by its kind: the limits and timeouts of docs/SECURITY.md. */
+  #countFailure(conn: Connection, code: string): void {
+    const s = this.#stats;
+    if (code === "ETIMEDOUT") {
+      if (!this.#established.has(conn)) s.handshakeTimeouts++;
+      else s.timeouts++;
+    } else if (code === "EPROTO") s.protocolErrors++;
+    this.#established.delete(conn);
   }
 
   /** @internal */
@@ -616,6 +646,8 @@ export class Endpoint implements ConnectionHost {
     }
     if (this.#byCid.size >= this.#maxConnections || (!validated && this.#halfOpen.size >= this.#backlog)) {
       this.#stats.droppedHandshakes++;
+      if (this.#byCid.size >= this.#maxConnections) this.#stats.connectionLimitDrops++;
+      else this.#stats.backlogDrops++;
       this.#traceDrop(now, from, size, "handshake-refused", p);
       return;
     }
@@ -813,6 +845,7 @@ export class Endpoint implements ConnectionHost {
   #sendRetry(now: Instant, to: Address, syn: PacketRepr): void {
     if (this.#stateless.length >= 64) {
       this.#stats.droppedHandshakes++;
+      this.#stats.statelessQueueDrops++;
       return;
     }
     const token = this.#tokens.mint(now, to, syn.scid);

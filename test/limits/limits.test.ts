@@ -65,6 +65,7 @@ describe("connection limit and backlog", () => {
       const st = server.endpoint.stats();
       // Each refused client sent its SYN three times (maxSynRetransmissions 2); every copy was dropped.
       assert.equal(st.droppedHandshakes, 2 * 3);
+      assert.equal(st.connectionLimitDrops, 2 * 3, "counted as the connection limit");
       assert.equal(st.connectionsOpened, 3);
 
       // The three held connections still carry data both ways, byte-exact.
@@ -111,6 +112,7 @@ describe("connection limit and backlog", () => {
       assert.equal(server.endpoint.halfOpenCount, 16);
       assert.equal(server.endpoint.connectionCount, 16);
       assert.equal(server.endpoint.stats().droppedHandshakes, 24);
+      assert.equal(server.endpoint.stats().backlogDrops, 24, "counted as the backlog");
     }),
   );
 });
@@ -140,6 +142,7 @@ describe("half-open handshakes", () => {
       const st = server.endpoint.stats();
       assert.equal(st.connectionsOpened, 16);
       assert.equal(st.connectionsClosed, 16);
+      assert.equal(st.handshakeTimeouts, 16, "each expiry counted");
       assert.equal(server.accepted.length, 0, "never offered to the application");
       // The backlog has room again.
       const c2 = client.connect(server.address);
@@ -451,6 +454,7 @@ describe("idle timeout", () => {
       assert.equal(server.endpoint.connectionCount, 0);
       const st = server.endpoint.stats();
       assert.equal(st.connectionsClosed, 1);
+      assert.equal(st.timeouts, 1, "the reaping is counted");
       assert.equal(st.connections, 0);
     }),
   );
