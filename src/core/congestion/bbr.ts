@@ -6,11 +6,8 @@
  * each loss. Random loss therefore does not collapse throughput as it does for
  * loss-based controllers. Simplified: no long-term (policer) model.
  *
- * One addition to v1: Startup also ends as soon as the current round's minimum
- * RTT (over at least 8 samples) has risen by clamp(minRtt/8, 4 ms, 16 ms) over
- * the path's minimum (the delay test of HyStart++, RFC 9406 §4.2), that is once
- * a queue builds, instead of waiting for
- * three rounds without bandwidth growth while the 2.89× pacing gain overflows it.
+ * One change from v1, as BBRv3: Startup's cwnd gain is 2 (its pacing gain
+ * stays 2.89), so the doubling round no longer overflows a 1-BDP queue.
  */
 
 import type { Instant } from "../time.js";
@@ -23,10 +20,6 @@ const BW_WINDOW_ROUNDS = 10;
 const MIN_RTT_WINDOW = 10_000_000; // µs
 const PROBE_RTT_DURATION = 200_000; // µs
 const MIN_PIPE_PACKETS = 4;
-/** RTT samples a round needs before its minimum counts (RFC 9406 N_RTT_SAMPLE). */
-const ROUND_RTT_SAMPLES = 8;
-const MIN_RTT_THRESH = 4000; // µs
-const MAX_RTT_THRESH = 16000; // µs
 
 type Mode = "startup" | "drain" | "probe-bw" | "probe-rtt";
 
@@ -51,8 +44,6 @@ export class Bbr implements CongestionController {
   #cycleStamp: Instant = 0;
   #probeRttDoneAt: Instant = 0;
   #priorWindow = 0;
-  #roundMinRtt = Number.POSITIVE_INFINITY;
-  #roundRttSamples = 0;
 
   constructor(packetSize: number, initialWindowPackets: number) {
     this.#packetSize = packetSize;
@@ -98,7 +89,6 @@ export class Bbr implements CongestionController {
       this.#minRtt = s.latestRtt;
       this.#minRttStamp = now;
     }
-    if (!this.#filledPipe) this.#checkQueueBuilding(roundStart, s.latestRtt);
     if (roundStart && !this.#filledPipe) this.#checkFullPipe();
 
     switch (this.#mode) {
@@ -151,20 +141,6 @@ export class Bbr implements CongestionController {
     let max = 0;
     for (const x of samples) if (x.bw > max) max = x.bw;
     this.#btlBw = max;
-  }
-
-  /** Startup's delay test, on every ACK: this round's minimum RTT so far rose above the path's by the threshold. */
-  #checkQueueBuilding(roundStart: boolean, rtt: number): void {
-    if (roundStart) {
-      this.#roundMinRtt = Number.POSITIVE_INFINITY;
-      this.#roundRttSamples = 0;
-    }
-    if (rtt <= 0) return;
-    this.#roundRttSamples++;
-    if (rtt < this.#roundMinRtt) this.#roundMinRtt = rtt;
-    const threshold = Math.min(MAX_RTT_THRESH, Math.max(MIN_RTT_THRESH, this.#minRtt / 8));
-    if (this.#roundRttSamples >= ROUND_RTT_SAMPLES && this.#roundMinRtt >= this.#minRtt + threshold)
-      this.#filledPipe = true;
   }
 
   #checkFullPipe(): void {
