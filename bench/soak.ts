@@ -266,18 +266,7 @@ export const SOAK_DEFAULTS: Readonly<SoakOptions> = Object.freeze({
 });
 
 function parseArgs(argv: string[]): SoakOptions {
-  const o: SoakOptions = {
-    minutes: 1,
-    connections: 32,
-    maxBytes: 256 * 1024,
-    loss: "2%",
-    delay: "5ms",
-    jitter: "2ms",
-    dup: "1%",
-    corrupt: "0.5%",
-    sampleSeconds: 5,
-    seed: 1,
-  };
+  const o: SoakOptions = { ...SOAK_DEFAULTS };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
