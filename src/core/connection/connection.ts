@@ -44,6 +44,7 @@ import { unwrapSeq, wrapSeq } from "../wire/seq.js";
 import { AckState } from "./ack-state.js";
 import { readHandshakeExtensions, writeHandshakeExtensions } from "./handshake-ext.js";
 import { PathMtu } from "./pmtu.js";
+import { Delivery, Rack } from "./rack.js";
 import { Arrival, MAX_SEGMENTS_AHEAD, ReceiveBuffer } from "./receive-buffer.js";
 import { RttEstimator } from "./rtt.js";
 import {
@@ -143,9 +144,6 @@ const REFUSALS: Readonly<Record<number, readonly [EncryptionErrorCode, string]>>
   [RstReason.ENCRYPTION_UNSUPPORTED]: ["ERR_RUDP_ENCRYPTION_UNSUPPORTED", "the server does not support encryption"],
 };
 
-/** RACK's reordering window grows to at most this many quarters of minRtt (and never beyond SRTT). */
-const MAX_REO_WND_MULT = 8;
-
 /** A reliable, ordered, congestion-controlled connection. */
 export class Connection {
   readonly #config: TransportConfig;
@@ -202,18 +200,8 @@ export class Connection {
   #tlpPending = false;
   #tlpOutstanding = false;
   #rackDeadline: Instant = NEVER;
-  #rackXmitTime: Instant = -1;
-  #rackRtt = 0;
-  /**
-   * RACK's reordering window (RFC 8985 §6.2.4): once reordering was seen, the
-   * DupThresh rules stop and losses are declared by time alone; the window is
-   * minRtt/4 × multiplier, the multiplier growing with each round trip that saw
-   * a spurious retransmission and falling back after 16 recoveries without.
-   */
-  #reorderingSeen = false;
-  #reoWndMult = 1;
-  #reoWndPersist = 0;
-  #spuriousRound = -1;
+  /** Once it has seen reordering, the DupThresh rules stop and losses are declared by time alone. */
+  readonly #rack = new Rack();
   /** Encryption (§12): the client's pending key exchange, then the packet protection of both sides. */
   #handshake: ClientHandshake | undefined;
   #channel: SecureChannel | undefined;
@@ -1009,7 +997,7 @@ export class Connection {
       // was already retransmitted (its ACK is still on the way: RACK or the RTO decide about it).
       if (++this.#dupAcks === this.#config.fastRetransmitThreshold) {
         const first = sent.get(sent.una);
-        if (first?.inFlight && first.retransmits === 0 && !this.#reorderingSeen)
+        if (first?.inFlight && first.retransmits === 0 && !this.#rack.reorderingSeen)
           this.#declareLost(now, first, LossCause.Fast);
       }
     }
@@ -1052,27 +1040,14 @@ export class Connection {
     if (!this.#rateSample || seg.sentAt > this.#rateSample.sentAt) this.#rateSample = seg;
     if (seg.sentAt > this.#recoveryStart && this.#inRecovery) {
       this.#inRecovery = false;
-      if (this.#reoWndPersist > 0 && --this.#reoWndPersist === 0) this.#reoWndMult = 1;
+      this.#rack.onRecoveryEnd();
     }
-    if (seg.retransmits === 0 && seg.seq < this.#fackBefore) this.#reorderingSeen = true;
-    // RACK (RFC 8985 §6.2): remember the send time of the most recently sent delivered segment,
-    // ignoring retransmissions acked too fast to be the retransmission that was delivered.
-    if (seg.retransmits > 0 && this.#ackTime - seg.sentAt < this.#rtt.minRtt) {
-      // The original arrived after all: a spurious retransmission (what a DSACK reports in TCP).
+    const sent = this.#sent;
+    if (
+      this.#rack.onDelivered(seg, this.#ackTime, this.#rtt.minRtt, this.#fackBefore, sent.una, sent.nxt) ===
+      Delivery.Spurious
+    )
       this.#counters.spuriousRetransmits++;
-      // Only a needless fast retransmission means the window is too tight; probes and timeouts are
-      // expected to be needless at times (a lost ACK), as TCP ignores DSACKs for TLPs.
-      if (seg.lossCause === LossCause.Fast && this.#sent.una >= this.#spuriousRound) {
-        this.#spuriousRound = this.#sent.nxt; // widen at most once per round trip
-        this.#reoWndMult = Math.min(this.#reoWndMult + 1, MAX_REO_WND_MULT);
-        this.#reoWndPersist = 16;
-      }
-      return;
-    }
-    if (seg.sentAt >= this.#rackXmitTime) {
-      this.#rackXmitTime = seg.sentAt;
-      this.#rackRtt = this.#ackTime - seg.sentAt;
-    }
   }
 
   /** The delivery rate over the flight of the newest packet this ACK acknowledged. */
@@ -1093,14 +1068,14 @@ export class Connection {
   #detectLosses(now: Instant): void {
     const sent = this.#sent;
     this.#rackDeadline = NEVER;
-    if (sent.highestAcked < sent.una || this.#rackXmitTime < 0) return;
+    const rack = this.#rack;
+    if (sent.highestAcked < sent.una || rack.xmitTime < 0) return;
     let sackedAbove = 0;
     sent.forEachIn(sent.una, sent.highestAcked + 1, (seg) => {
       if (seg.sacked) sackedAbove++;
     });
-    const reoWnd = Math.min((this.#rtt.minRtt / 4) * this.#reoWndMult, this.#rtt.srtt);
-    const threshold = this.#reorderingSeen ? Number.POSITIVE_INFINITY : this.#config.fastRetransmitThreshold;
-    const lossDelay = this.#rackRtt + reoWnd;
+    const threshold = rack.reorderingSeen ? Number.POSITIVE_INFINITY : this.#config.fastRetransmitThreshold;
+    const lossDelay = rack.rtt + rack.reorderingWindow(this.#rtt.minRtt, this.#rtt.srtt);
     let deadline = NEVER;
     const end = sent.highestAcked;
     for (let s = sent.una; s < end; s++) {
@@ -1113,7 +1088,7 @@ export class Connection {
       if (!seg.inFlight) continue;
       if (seg.retransmits === 0 && sackedAbove >= threshold) {
         this.#declareLost(now, seg, LossCause.Fast);
-      } else if (seg.sentAt <= this.#rackXmitTime) {
+      } else if (seg.sentAt <= rack.xmitTime) {
         if (now >= seg.sentAt + lossDelay) this.#declareLost(now, seg, LossCause.Fast);
         else if (seg.sentAt + lossDelay < deadline) deadline = seg.sentAt + lossDelay;
       }
