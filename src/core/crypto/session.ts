@@ -18,6 +18,7 @@ import type {
 } from "../connection/security.js";
 import { EncryptionError } from "../connection/security.js";
 import { RudpArgumentError } from "../errors.js";
+import { readU16, readU32, writeU16, writeU32 } from "../wire/bytes.js";
 import { AEAD_TAG_SIZE, Flag, MAGIC, RstReason, SEALED_HEADER_SIZE, VERSION } from "../wire/packet.js";
 import { NoiseHandshake, NoiseHandshakeError, type NoisePattern, PSK_BYTES } from "./noise.js";
 import { DEFAULT_KEY_UPDATE_INTERVAL, type KeyPhase, PacketOpener, PacketSealer } from "./packet-protection.js";
@@ -213,9 +214,7 @@ export class NoiseChannel implements SecureChannel {
     const pn = sealer.nextPacketNumber;
     out[0] = MAGIC;
     out[1] = VERSION;
-    const flags = Flag.SEALED | (sealer.keyPhase === 1 ? Flag.KEY_PHASE : 0);
-    out[2] = flags >>> 8;
-    out[3] = flags;
+    writeU16(out, 2, Flag.SEALED | (sealer.keyPhase === 1 ? Flag.KEY_PHASE : 0));
     writeU32(out, 4, dcid);
     writeU32(out, 8, pn % PN_WINDOW);
     const sealed = sealer.seal(out.subarray(0, SEALED_HEADER_SIZE), inner.subarray(0, length), out, SEALED_HEADER_SIZE);
@@ -224,7 +223,7 @@ export class NoiseChannel implements SecureChannel {
 
   open(datagram: Uint8Array): Uint8Array | undefined {
     if (datagram.length < SEALED_HEADER_SIZE + AEAD_TAG_SIZE) return undefined;
-    const flags = (datagram[2] << 8) | datagram[3];
+    const flags = readU16(datagram, 2);
     if ((flags & ~(Flag.SEALED | Flag.KEY_PHASE)) !== 0) return undefined;
     const phase: KeyPhase = flags & Flag.KEY_PHASE ? 1 : 0;
     const pn = expandPacketNumber(this.#opener.highestPacketNumber, readU32(datagram, 8));
@@ -249,8 +248,7 @@ function encodeFields(f: HandshakeFields): Uint8Array {
   writeU32(out, 0, f.cid);
   writeU32(out, 4, f.isn);
   writeU32(out, 8, f.window);
-  out[12] = f.maxPacketSize >>> 8;
-  out[13] = f.maxPacketSize;
+  writeU16(out, 12, f.maxPacketSize);
   writeU32(out, 14, f.maxMessageSize);
   return out;
 }
@@ -264,15 +262,4 @@ function withId(id: number, message: Uint8Array): Uint8Array {
   out[0] = id;
   out.set(message, 1);
   return out;
-}
-
-function writeU32(d: Uint8Array, o: number, v: number): void {
-  d[o] = v >>> 24;
-  d[o + 1] = v >>> 16;
-  d[o + 2] = v >>> 8;
-  d[o + 3] = v;
-}
-
-function readU32(d: Uint8Array, o: number): number {
-  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) >>> 0;
 }

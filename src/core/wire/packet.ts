@@ -15,6 +15,7 @@
  */
 
 import { DecodeError } from "../errors.js";
+import { readU16, readU32, writeU16, writeU32 } from "./bytes.js";
 import { type Checksum, crc32 } from "./crc32.js";
 
 /** The magic byte that opens every rudp datagram. */
@@ -133,23 +134,6 @@ export interface PacketRepr {
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
-function readU16(d: Uint8Array, o: number): number {
-  return (d[o] << 8) | d[o + 1];
-}
-function readU32(d: Uint8Array, o: number): number {
-  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) >>> 0;
-}
-function writeU16(d: Uint8Array, o: number, v: number): void {
-  d[o] = v >>> 8;
-  d[o + 1] = v;
-}
-function writeU32(d: Uint8Array, o: number, v: number): void {
-  d[o] = v >>> 24;
-  d[o + 1] = v >>> 16;
-  d[o + 2] = v >>> 8;
-  d[o + 3] = v;
-}
-
 /** Why a connection was reset, carried as one optional byte after a RST's header. */
 export const RstReason = {
   /** The handshake could not be authenticated (wrong pre-shared key, or not the server key the client pinned). */
@@ -170,15 +154,14 @@ export function peekFlags(data: Uint8Array): number {
 /** Reads only the destination cid, for routing before full validation; -1 if not an rudp v1 datagram. */
 export function peekDcid(data: Uint8Array): number {
   if (data.length < MIN_PACKET_SIZE || data[0] !== MAGIC || data[1] !== VERSION) return -1;
-  return ((data[4] << 24) | (data[5] << 16) | (data[6] << 8) | data[7]) >>> 0;
+  return readU32(data, 4);
 }
 
 /** True when the trailer matches the CRC-32 of the rest of the datagram. */
 export function checksumValid(data: Uint8Array, checksum: Checksum = crc32): boolean {
   const end = data.length - CHECKSUM_SIZE;
   if (end < 0) return false;
-  const stored = ((data[end] << 24) | (data[end + 1] << 16) | (data[end + 2] << 8) | data[end + 3]) >>> 0;
-  return checksum(data, 0, end) === stored;
+  return checksum(data, 0, end) === readU32(data, end);
 }
 
 /**
