@@ -12,7 +12,7 @@ import { type Address, addressKey } from "./address.js";
 import { AddressTokens } from "./address-token.js";
 import { PROFILES, resolveConfig, type TransportConfig } from "./config.js";
 import { CONTROLLER_NAMES } from "./congestion/index.js";
-import { Connection, type ConnectionHost, handshakeFieldsFor } from "./connection/connection.js";
+import { Connection, type ConnectionHost, handshakeFieldsFor, handshakeFieldsOf } from "./connection/connection.js";
 import { readHandshakeExtensions } from "./connection/handshake-ext.js";
 import type { AcceptedHandshake, HandshakeResponder } from "./connection/security.js";
 import type { CryptoProvider } from "./crypto/provider.js";
@@ -700,13 +700,8 @@ export class Endpoint implements ConnectionHost {
     } else if (!responder) {
       refuse = RstReason.ENCRYPTION_UNSUPPORTED;
     } else {
-      const client = {
-        cid: p.scid,
-        isn: h.isn,
-        window: h.window,
-        maxPacketSize: h.maxPacketSize,
-        maxMessageSize: ext.maxMessageSize ?? -1,
-      };
+      // A client always announces its maxMessageSize; without one (-1) the fields cannot match.
+      const client = handshakeFieldsOf(p, -1);
       const answer = responder.respond(ext.noise, client, handshakeFieldsFor(this.config, localCid, isn));
       if ("refuse" in answer) refuse = answer.refuse;
       else accepted = answer;

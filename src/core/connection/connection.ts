@@ -133,6 +133,22 @@ export function handshakeFieldsFor(config: TransportConfig, cid: number, isn: nu
   };
 }
 
+/**
+ * What a received SYN or SYN-ACK says of its sender, to check against its
+ * key-exchange payload; `defaultMaxMessageSize` stands in for a missing
+ * MAX_MESSAGE_SIZE extension.
+ */
+export function handshakeFieldsOf(p: PacketRepr, defaultMaxMessageSize: number): HandshakeFields {
+  const h = p.handshake as HandshakeRepr;
+  return {
+    cid: p.scid,
+    isn: h.isn,
+    window: h.window,
+    maxPacketSize: h.maxPacketSize,
+    maxMessageSize: readHandshakeExtensions(h.ext).maxMessageSize ?? defaultMaxMessageSize,
+  };
+}
+
 /** What a RST's reason (§2.19) makes of a connection attempt. */
 const REFUSALS: Readonly<Record<number, readonly [EncryptionErrorCode, string]>> = {
   [RstReason.AUTH_FAILED]: [
@@ -770,13 +786,7 @@ export class Connection {
       const ext = readHandshakeExtensions(p.handshake.ext);
       let channel: SecureChannel | undefined;
       try {
-        channel = this.#handshake.finish(ext.noise, {
-          cid: p.scid,
-          isn: p.handshake.isn,
-          window: p.handshake.window,
-          maxPacketSize: p.handshake.maxPacketSize,
-          maxMessageSize: ext.maxMessageSize ?? this.#config.maxMessageSize,
-        });
+        channel = this.#handshake.finish(ext.noise, handshakeFieldsOf(p, this.#config.maxMessageSize));
       } catch (err) {
         if (!(err instanceof EncryptionError)) throw err;
         this.#peerCid = p.scid; // so the RST reaches the server's half-open connection
