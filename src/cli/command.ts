@@ -1,7 +1,8 @@
 /** What every rudp command shares: its shape, the common output options, signal handling and process exit. */
 
 import type { Duplex, Writable } from "node:stream";
-import type { OptionSpec } from "./args.js";
+import type { Server } from "../api/server.js";
+import { formatAddress, type OptionSpec } from "./args.js";
 import { type ProgressMode, parseProgressMode } from "./progress.js";
 import { parseDuration } from "./units.js";
 
@@ -152,4 +153,24 @@ export function drained(w: Writable | Duplex): Promise<void> {
 export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/** Starts `server` listening; on failure prints "<label>: cannot listen on …" and resolves false. */
+export async function listenOrReport(
+  server: Server,
+  label: string,
+  port: number,
+  host: string | undefined,
+): Promise<boolean> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("listening", resolve);
+      server.once("error", reject);
+      server.listen(port, host);
+    });
+    return true;
+  } catch (err) {
+    process.stderr.write(`${label}: cannot listen on ${formatAddress(host ?? "*", port)}: ${describeError(err)}\n`);
+    return false;
+  }
 }

@@ -8,6 +8,7 @@ import {
   describeError,
   EXIT_FAILURE,
   EXIT_OK,
+  listenOrReport,
   note,
   onInterrupt,
   outputSettings,
@@ -73,14 +74,7 @@ async function runEchoServer(args: string[]): Promise<number> {
     onTrace: tracer.onTrace,
     encryption: encryption.config,
   });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("listening", resolve);
-      server.once("error", reject);
-      server.listen(port, host);
-    });
-  } catch (err) {
-    process.stderr.write(`${label}: cannot listen on ${formatAddress(host ?? "*", port)}: ${describeError(err)}\n`);
+  if (!(await listenOrReport(server, label, port, host))) {
     await tracer.close();
     return EXIT_FAILURE;
   }

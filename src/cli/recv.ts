@@ -15,6 +15,7 @@ import {
   EXIT_INTERRUPTED,
   EXIT_OK,
   flushWritable,
+  listenOrReport,
   note,
   OUTPUT_HELP,
   OUTPUT_OPTIONS,
@@ -143,16 +144,7 @@ async function serve(
     onTrace: tracer.onTrace,
     encryption: encryption.config,
   });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("listening", resolve);
-      server.once("error", reject);
-      server.listen(port, host);
-    });
-  } catch (err) {
-    process.stderr.write(`${label}: cannot listen on ${formatAddress(host ?? "*", port)}: ${describeError(err)}\n`);
-    return EXIT_FAILURE;
-  }
+  if (!(await listenOrReport(server, label, port, host))) return EXIT_FAILURE;
   const a = server.address();
   note(
     out.quiet,
