@@ -6,7 +6,7 @@ import { inspect } from "node:util";
 import { DEFAULT_CONFIG, mssFor, resolveConfig, type TransportConfig } from "../../src/core/config.js";
 import { RudpArgumentError } from "../../src/core/errors.js";
 import { MS, SECOND } from "../../src/core/time.js";
-import { DATA_PACKET_OVERHEAD, MAX_DATAGRAM_SIZE } from "../../src/core/wire/packet.js";
+import { DATA_PACKET_OVERHEAD, MAX_DATAGRAM_SIZE, MIN_MAX_PACKET_SIZE } from "../../src/core/wire/packet.js";
 
 type Code = "ERR_INVALID_ARG_TYPE" | "ERR_OUT_OF_RANGE" | "ERR_INVALID_ARG_VALUE";
 
@@ -74,7 +74,7 @@ test("options override defaults; boundary values are accepted", () => {
   assert.equal(c.maxAckDelay, 0);
   assert.equal(c.keepaliveInterval, 0);
   assert.equal(c.receiveWindow, DEFAULT_CONFIG.receiveWindow);
-  assert.equal(resolveConfig({ maxPacketSize: DATA_PACKET_OVERHEAD + 64 }).maxPacketSize, DATA_PACKET_OVERHEAD + 64);
+  assert.equal(resolveConfig({ maxPacketSize: MIN_MAX_PACKET_SIZE }).maxPacketSize, MIN_MAX_PACKET_SIZE);
   assert.equal(resolveConfig({ maxPacketSize: MAX_DATAGRAM_SIZE }).maxPacketSize, MAX_DATAGRAM_SIZE);
   assert.equal(resolveConfig({ receiveWindow: 0xffffffff }).receiveWindow, 0xffffffff);
   assert.equal(resolveConfig({ maxSynRetransmissions: 0 }).maxSynRetransmissions, 0);
@@ -103,7 +103,7 @@ test("congestionControl must be a string", () => {
 
 test("out of range for every numeric option: ERR_OUT_OF_RANGE naming it", () => {
   const cases: [keyof TransportConfig, number[]][] = [
-    ["maxPacketSize", [DATA_PACKET_OVERHEAD + 63, 0, -1, MAX_DATAGRAM_SIZE + 1]],
+    ["maxPacketSize", [MIN_MAX_PACKET_SIZE - 1, 0, -1, MAX_DATAGRAM_SIZE + 1]],
     ["receiveWindow", [4095, 0, 2 ** 32]],
     ["maxMessageSize", [0, -5, 2 ** 31 + 1]],
     ["initialWindowPackets", [0, 1001]],
@@ -174,7 +174,7 @@ test("congestionControl: any string without a list; must be listed when a list i
 
 test("mssFor subtracts the data packet overhead", () => {
   assert.equal(mssFor(1200), 1200 - DATA_PACKET_OVERHEAD);
-  assert.equal(mssFor(DATA_PACKET_OVERHEAD + 64), 64);
+  assert.equal(mssFor(1200), 1172);
 });
 
 test("profiles: low-latency changes only its defaults, explicit options still win, unknown names are rejected", () => {

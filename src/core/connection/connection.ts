@@ -186,7 +186,14 @@ export class Connection {
   #lostQueue: SentSegment[] = [];
   #lostHead = 0;
   #maxPacketSize: number;
+  /** Payload bytes of a full data packet that carries no ACK section. */
   #mss: number;
+  /** SACK ranges the data packet being emitted piggybacks; −1: it carries no ACK section. */
+  #dataAckRanges = -1;
+  /** True once a packet from the peer shows it has left the handshake, so our data need not carry ACKs. */
+  #peerEstablished = false;
+  /** When the peer's last data segment arrived (data flowing both ways: every data packet carries an ACK). */
+  #lastSegmentAt: Instant = Number.NEGATIVE_INFINITY;
   #cc: CongestionController;
   readonly #rtt: RttEstimator;
   #peerWindow = 0;
@@ -682,12 +689,14 @@ export class Connection {
         }
         if (!(flags & Flag.ACK)) return;
         this.#establish(now, p);
+        this.#peerEstablished = true;
         break;
       default:
         if (flags & Flag.SYN) {
           this.#ack.ackNow = true; // the peer missed our ACK of its SYN
           return;
         }
+        this.#peerEstablished = true;
     }
     if (p.ack) this.#onAck(now, p);
     if ((this.#state as State) === "CLOSED") return;
@@ -903,6 +912,7 @@ export class Connection {
   }
 
   #onSegment(now: Instant, p: PacketRepr): void {
+    this.#lastSegmentAt = now;
     const recv = this.#recv as ReceiveBuffer;
     const seq = unwrapSeq(p.seq, recv.next);
     const wasNext = seq === recv.next;
@@ -1258,9 +1268,10 @@ export class Connection {
     if (this.#queue.isEmpty) return 0;
     const sent = this.#sent;
     if (sent.count >= MAX_SEGMENTS_AHEAD) return 0;
-    const want = this.#queue.peekSize(this.#mss);
+    const room = this.#mss - this.#piggybackAckSize(now);
+    const want = this.#queue.peekSize(room);
     const allowed = this.#peerWindow - sent.outstandingBytes;
-    let max = Math.min(this.#mss, allowed);
+    let max = Math.min(room, allowed);
     if (want > max) {
       // Flow control (RFC 9293 §3.8.6.2): a blocked sender with nothing outstanding probes the window.
       const blocked = max <= 0 || (max < this.#mss / 2 && sent.count > 0);
@@ -1296,6 +1307,7 @@ export class Connection {
     seg.appLimited = this.#appLimitedUntil > 0;
     this.#out.seq = wrapSeq(seg.seq);
     this.#out.payload = seg.payload;
+    this.#dataAckRanges = this.#piggybackRanges(now, seg.payload.length);
     const n = this.#emit(now, out, seg.flags, undefined);
     if (resend) {
       this.#sent.markResent(seg, now);
@@ -1340,15 +1352,12 @@ export class Connection {
     p.tsecr = this.#ack.tsRecent;
     p.handshake = handshake;
     p.ack = undefined;
-    if (!rst && this.#recv && (flags & Flag.ACK || isSynchronized(this.#state))) {
+    const dataAckRanges = flags & Flag.DATA ? this.#dataAckRanges : 0;
+    if (!rst && this.#recv && dataAckRanges >= 0 && (flags & Flag.ACK || isSynchronized(this.#state))) {
       flags |= Flag.ACK;
       // Path packets go to unvalidated addresses: keep them small (anti-amplification), no SACK ranges.
       const ranges =
-        flags & (Flag.CHALLENGE | Flag.RESPONSE)
-          ? 0
-          : flags & Flag.DATA
-            ? PIGGYBACK_SACK_RANGES
-            : this.#pureAckRanges();
+        flags & (Flag.CHALLENGE | Flag.RESPONSE) ? 0 : flags & Flag.DATA ? dataAckRanges : this.#pureAckRanges();
       p.ack = this.#ack.build(now, this.#recv, ranges, this.#advertisedWindow(this.#recv));
     }
     if (!(flags & Flag.DATA)) {
@@ -1397,6 +1406,32 @@ export class Connection {
     const perByte = 1e6 / rate; // µs per byte
     const burst = Math.max(2 * this.#maxPacketSize * perByte, 1000);
     this.#paceAt = Math.max(this.#paceAt, now - burst) + bytes * perByte;
+  }
+
+  /**
+   * True when data should carry an ACK: one is owed, the peer sent data within the last RTT (so ACKs
+   * will be owed and ride along instead of going alone), or it may still wait for the ACK of its SYN-ACK.
+   */
+  #ackRidesOnData(now: Instant): boolean {
+    if (this.#recv === undefined) return false;
+    return this.#ack.pending || !this.#peerEstablished || now - this.#lastSegmentAt <= this.#rtt.srtt;
+  }
+
+  /** Bytes a piggybacked ACK would take on the next data packet (0 when none is needed). */
+  #piggybackAckSize(now: Instant): number {
+    if (!this.#ackRidesOnData(now)) return 0;
+    const ranges = Math.min(PIGGYBACK_SACK_RANGES, (this.#recv as ReceiveBuffer).received.count);
+    return ACK_SECTION_SIZE + ranges * SACK_RANGE_SIZE;
+  }
+
+  /**
+   * SACK ranges to piggyback on a data packet of `payloadBytes`, or −1 for no ACK section: when no
+   * ACK is needed, or it would not fit whole beside a payload cut before it was owed (a pure ACK follows).
+   */
+  #piggybackRanges(now: Instant, payloadBytes: number): number {
+    if (!this.#ackRidesOnData(now)) return -1;
+    const ranges = Math.min(PIGGYBACK_SACK_RANGES, (this.#recv as ReceiveBuffer).received.count);
+    return payloadBytes + ACK_SECTION_SIZE + ranges * SACK_RANGE_SIZE <= this.#mss ? ranges : -1;
   }
 
   /** SACK ranges that fit a pure ACK (or PING) within the agreed packet size. */

@@ -75,15 +75,16 @@ export const MAX_TOKEN_SIZE = 64;
 export const MAX_SACK_RANGES = 32;
 /** SACK ranges piggybacked on a data packet; pure ACKs carry up to MAX_SACK_RANGES. */
 export const PIGGYBACK_SACK_RANGES = 3;
-/** Per-packet overhead of a data packet with a full piggybacked ACK: maxPacketSize − this = MSS. */
-export const DATA_PACKET_OVERHEAD =
-  HEADER_SIZE + ACK_SECTION_SIZE + PIGGYBACK_SACK_RANGES * SACK_RANGE_SIZE + DATA_SECTION_SIZE + CHECKSUM_SIZE;
+/** Per-packet overhead of a data packet without an ACK section: maxPacketSize − this = MSS. */
+export const DATA_PACKET_OVERHEAD = HEADER_SIZE + DATA_SECTION_SIZE + CHECKSUM_SIZE;
+/** The most a piggybacked ACK section adds to a data packet; segments cut while an ACK is owed leave room for it. */
+export const PIGGYBACK_ACK_SIZE = ACK_SECTION_SIZE + PIGGYBACK_SACK_RANGES * SACK_RANGE_SIZE;
 /** The smallest datagram that can be valid. */
 export const MIN_PACKET_SIZE = HEADER_SIZE + CHECKSUM_SIZE;
 /** The largest UDP payload over IPv4. */
 export const MAX_DATAGRAM_SIZE = 65507;
-/** The smallest maxPacketSize a side may use or announce: room for 64 payload bytes per packet. */
-export const MIN_MAX_PACKET_SIZE = DATA_PACKET_OVERHEAD + 64;
+/** The smallest maxPacketSize a side may use or announce: room for 64 payload bytes besides a full piggybacked ACK. */
+export const MIN_MAX_PACKET_SIZE = DATA_PACKET_OVERHEAD + PIGGYBACK_ACK_SIZE + 64;
 
 /** Handshake parameters carried by SYN and SYN-ACK. */
 export interface HandshakeRepr {
