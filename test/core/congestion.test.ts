@@ -10,11 +10,12 @@ import { MS, SECOND } from "../../src/core/time.js";
 import { makePair } from "../helpers/pair.js";
 
 /** A one-way transfer across a 100 Mbit/s, 50 ms RTT path: goodput (bits/s of application data) and both sides' stats. */
-function transfer(congestionControl: string, loss: number, bytes: number, seed = 3, jitter = 0) {
+/** With `mtu`, the path carries datagrams up to that size and path MTU discovery finds it. */
+function transfer(congestionControl: string, loss: number, bytes: number, seed = 3, jitter = 0, mtu?: number) {
   const { net, client, server } = makePair({
     seed,
-    link: { delay: 25 * MS, rate: 100e6, queueBytes: 625_000, loss, jitter, reorder: true },
-    config: { congestionControl, receiveWindow: 16 << 20 },
+    link: { delay: 25 * MS, rate: 100e6, queueBytes: 625_000, loss, jitter, reorder: true, ...(mtu ? { mtu } : {}) },
+    config: { congestionControl, receiveWindow: 16 << 20, ...(mtu ? { maxProbePacketSize: mtu } : {}) },
   });
   const c = client.connect(server.address);
   c.write(new Uint8Array(bytes));
@@ -56,6 +57,15 @@ describe("congestion control", () => {
 
   test("BBR's startup does not overflow a 1-BDP queue on a clean link (regression: 1–3% retransmitted)", () => {
     const { sender, bps } = transfer("bbr", 0, 20 << 20);
+    const share = sender.retransmits / sender.segmentsSent;
+    assert.ok(share < 0.002, `${sender.retransmits} retransmissions at ${(bps / 1e6).toFixed(1)} Mbit/s`);
+  });
+
+  test("BBR leaves Startup when its queue overflows: no timeout, few retransmissions (regression: an RTO and 1% resent at 1472 B)", () => {
+    // Once PMTUD reached 1472 bytes, Startup's 2-BDP window just overflowed the 1-BDP queue; the losses
+    // piled up behind a full window until the RTO, and BBR's bandwidth estimate took seconds to recover.
+    const { sender, bps } = transfer("bbr", 0, 30 << 20, 1, 0, 1472);
+    assert.equal(sender.rtoCount, 0);
     const share = sender.retransmits / sender.segmentsSent;
     assert.ok(share < 0.002, `${sender.retransmits} retransmissions at ${(bps / 1e6).toFixed(1)} Mbit/s`);
   });

@@ -20,6 +20,8 @@ const BW_WINDOW_ROUNDS = 10;
 const MIN_RTT_WINDOW = 10_000_000; // µs
 const PROBE_RTT_DURATION = 200_000; // µs
 const MIN_PIPE_PACKETS = 4;
+/** A loss in Startup with the RTT this far above its minimum means the bottleneck queue overflowed. */
+const STARTUP_QUEUE_RTT_FACTOR = 1.25;
 
 type Mode = "startup" | "drain" | "probe-bw" | "probe-rtt";
 
@@ -44,6 +46,10 @@ export class Bbr implements CongestionController {
   #cycleStamp: Instant = 0;
   #probeRttDoneAt: Instant = 0;
   #priorWindow = 0;
+  /** Bytes delivered when the last ACK arrived, and at the retransmission timeout whose window is to be restored (−1: none). */
+  #lastDelivered = 0;
+  #latestRtt = 0;
+  #restoreAfterDelivered = -1;
 
   constructor(packetSize: number, initialWindowPackets: number) {
     this.#packetSize = packetSize;
@@ -78,6 +84,7 @@ export class Bbr implements CongestionController {
       this.#round++;
     }
     if (s.deliveryRate > 0 && (!s.rateAppLimited || s.deliveryRate >= this.#btlBw)) this.#updateBw(s.deliveryRate);
+    if (s.latestRtt > 0) this.#latestRtt = s.latestRtt;
     if (s.latestRtt > 0 && (s.latestRtt <= this.#minRtt || now - this.#minRttStamp > MIN_RTT_WINDOW)) {
       if (
         now - this.#minRttStamp > MIN_RTT_WINDOW &&
@@ -90,6 +97,12 @@ export class Bbr implements CongestionController {
       this.#minRttStamp = now;
     }
     if (roundStart && !this.#filledPipe) this.#checkFullPipe();
+    this.#lastDelivered = s.delivered;
+    // The first ACK of a packet sent after a timeout ends it: back to the window from before (§4.2.3.5).
+    if (this.#restoreAfterDelivered >= 0 && s.priorDelivered >= this.#restoreAfterDelivered) {
+      this.#restoreAfterDelivered = -1;
+      this.#window = Math.max(this.#window, this.#priorWindow);
+    }
 
     switch (this.#mode) {
       case "startup":
@@ -126,11 +139,16 @@ export class Bbr implements CongestionController {
   }
 
   onCongestionEvent(_now: Instant, _bytesInFlight: number): void {
-    // BBR v1 does not reduce its model on loss; losses are repaired by the connection.
+    // The model is not reduced on loss, but Startup ends on a loss while its own queue is building:
+    // the pipe is full and the bottleneck's buffer is overflowing (random loss leaves the RTT flat).
+    if (this.#mode === "startup" && this.#latestRtt > STARTUP_QUEUE_RTT_FACTOR * this.#minRtt) this.#filledPipe = true;
   }
 
   onRetransmissionTimeout(_now: Instant, _first: boolean): void {
-    this.#priorWindow = Math.max(this.#priorWindow, this.#window);
+    // BBRSaveCwnd: keep the larger of the two while ProbeRTT or an earlier timeout holds the window down.
+    const held = this.#mode === "probe-rtt" || this.#restoreAfterDelivered >= 0;
+    this.#priorWindow = held ? Math.max(this.#priorWindow, this.#window) : this.#window;
+    this.#restoreAfterDelivered = this.#lastDelivered;
     this.#window = MIN_PIPE_PACKETS * this.#packetSize;
   }
 
