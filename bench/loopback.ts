@@ -3,8 +3,10 @@
  * process sends; a forked child (bench/peer.ts) receives, verifies the byte
  * count and a CRC-32, and reports its CPU time. Each run first makes an
  * untimed warm-up transfer on its own connection. Transports: rudp with its
- * default 1200-byte datagrams, rudp with 64 KB datagrams, udx-native and
- * kernel TCP. Runs are interleaved (run 1 of each transport, then run 2...).
+ * default 1200-byte datagrams, rudp with 64 KB datagrams, udx-native, kernel
+ * TCP, and for reference a credit-flow-controlled node:dgram blast at both
+ * datagram sizes (bench/dgram-blast.ts). Runs are interleaved (run 1 of each
+ * transport, then run 2...).
  */
 
 import { type ChildProcess, fork } from "node:child_process";
@@ -13,18 +15,23 @@ import { readFileSync } from "node:fs";
 import net from "node:net";
 import { crc32 } from "node:zlib";
 import { connect, DEFAULT_CONFIG, type Socket } from "../src/index.js";
+import { blastSend, openBlastSocket } from "./dgram-blast.js";
 import { loadUdx } from "./udx.js";
 
 /** Messages from the parent to bench/peer.ts. */
 export type PeerCommand =
   | { cmd: "listen"; transport: Kind; maxPacketSize?: number; encrypted?: boolean }
   /** udx: create stream `localId` in the receiver, connected to the sender's stream `remoteId` at `port`. */
-  | { cmd: "udx-peer"; port: number; localId: number; remoteId: number };
+  | { cmd: "udx-peer"; port: number; localId: number; remoteId: number }
+  /** dgram blast: open a receiving socket connected to the sender's socket at `port` and await its datagrams. */
+  | { cmd: "dgram-peer"; port: number };
 
 /** Messages from bench/peer.ts to the parent. */
 export type PeerReport =
   | { type: "ready"; port: number }
   | { type: "udx-connected" }
+  /** dgram blast: the port of the transfer's receiving socket. */
+  | { type: "dgram-connected"; port: number }
   | { type: "error"; message: string }
   | {
       type: "done";
@@ -37,15 +44,18 @@ export type PeerReport =
       checksumSeconds: number;
       /** udx: the stream's MTU. */
       mtu?: number;
+      /** dgram blast: datagrams that never arrived. */
+      lost?: number;
     };
 
-type Kind = "rudp" | "udx" | "tcp";
+type Kind = "rudp" | "udx" | "tcp" | "dgram";
 
 /** One transport under test. */
 export interface Transport {
-  id: "rudp-1200" | "rudp-64k" | "rudp-1200-enc" | "rudp-64k-enc" | "udx" | "tcp";
+  id: "rudp-1200" | "rudp-64k" | "rudp-1200-enc" | "rudp-64k-enc" | "udx" | "tcp" | "dgram-1200" | "dgram-64k";
   label: string;
   kind: Kind;
+  /** rudp's `maxPacketSize`; the dgram blast's datagram size (UDP payload, header included). */
   maxPacketSize?: number;
   /** rudp with a pre-shared key (Noise NNpsk0, ChaCha20-Poly1305). */
   encrypted?: boolean;
@@ -83,6 +93,8 @@ export const TRANSPORTS: readonly Transport[] = [
   },
   { id: "udx", label: "udx-native streams (default MTU)", kind: "udx" },
   { id: "tcp", label: "kernel TCP (node:net)", kind: "tcp" },
+  { id: "dgram-1200", label: "Node dgram credit blast, 1200 B", kind: "dgram", maxPacketSize: 1200 },
+  { id: "dgram-64k", label: "Node dgram credit blast, 64 KB", kind: "dgram", maxPacketSize: 65000 },
 ];
 
 /**
@@ -319,6 +331,27 @@ async function startSender(
     pump(socket, total);
     return { started, cpu, closed, stats: () => ({}) };
   }
+  if (t.kind === "dgram") {
+    const socket = await openBlastSocket(UDX_SOCKET_BUFFER);
+    socket.on("error", () => {}); // reported through the receiver or the timeout
+    let open = true;
+    const closed = new Promise<void>((resolve) =>
+      socket.once("close", () => {
+        open = false;
+        resolve();
+      }),
+    );
+    cleanup.push(() => {
+      if (open) socket.close();
+    });
+    peer.send({ cmd: "dgram-peer", port: socket.address().port });
+    const receiver = await peer.next("dgram-connected", signal);
+    await new Promise<void>((resolve) => socket.connect(receiver.port, "127.0.0.1", resolve));
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    blastSend(socket, total, t.maxPacketSize ?? 1200, chunks(total));
+    return { started, cpu, closed, stats: () => ({}) };
+  }
   const UDX = await loadUdx();
   if (!UDX) throw new Error("udx-native not installed");
   const udx = new UDX();
@@ -377,6 +410,7 @@ export async function runOnce(t: Transport, total: number): Promise<RunResult> {
       const stats = sender.stats();
       // Let both ends finish closing before going on (not timed).
       await Promise.race([sender.closed, new Promise((r) => setTimeout(r, 5000))]);
+      if (done.lost) throw new Error(`lost ${done.lost} datagrams (${done.bytes} of ${bytes} bytes received)`);
       if (done.bytes !== bytes) throw new Error(`received ${done.bytes} of ${bytes} bytes`);
       const expected = expectedCrc(bytes);
       if (done.crc !== expected) throw new Error(`checksum mismatch: ${done.crc} != ${expected}`);

@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_CONFIG } from "../src/index.js";
+import { creditWindow } from "./dgram-blast.js";
 import { FAIRNESS_TARGET, type FairnessResult, fairnessScenario, STAGGER } from "./fairness.js";
 import {
   INTERVAL,
@@ -174,6 +175,8 @@ function loopbackSection(o: LoopbackOptions, results: Map<Transport["id"], RunRe
   const r64k = g("rudp-64k");
   const e1200 = g("rudp-1200-enc");
   const e64k = g("rudp-64k-enc");
+  const d1200 = g("dgram-1200");
+  const d64k = g("dgram-64k");
   const checksum = median(
     [...results.values()]
       .flat()
@@ -187,6 +190,10 @@ function loopbackSection(o: LoopbackOptions, results: Map<Transport["id"], RunRe
       "The benchmark process sends; a forked child process receives, checks the byte count and a CRC-32, and reports its own CPU time " +
       `(\`process.cpuUsage\`). Each run starts a fresh receiver and first makes an untimed ${mib(Math.min(WARMUP_BYTES, o.bytes))} warm-up transfer on its own connection. ` +
       `rudp uses its defaults otherwise (${DEFAULT_CONFIG.congestionControl}, 4 MiB UDP socket buffers); udx's sockets get the same ${mib(UDX_SOCKET_BUFFER)} buffers. ` +
+      "The two “Node dgram credit blast” rows are a reference, not a transport: node:dgram on connected sockets with the same buffers, " +
+      "sending 1200-byte or 65,000-byte datagrams (an 8-byte sequence header included) in batches per event-loop turn, " +
+      `paced only by the credit the receiver grants (a window of ${creditWindow(1200)} or ${creditWindow(65000)} datagrams, within its receive buffer). ` +
+      "No reliability (a lost datagram fails the run) and no congestion control: an upper bound for any Node transport over node:dgram at that datagram size. " +
       "MB/s = 10⁶ bytes/s measured at the sender from the first write to the receiver's report. " +
       `CPU is user + system seconds per GiB moved; the receiver's CRC-32 (≈${fmt(checksum, 2)} s/GiB) is excluded. ` +
       "Wall-clock numbers are noisy (±30% between sittings on a shared VM): compare the ratios below, which come from one sitting.",
@@ -212,6 +219,10 @@ function loopbackSection(o: LoopbackOptions, results: Map<Transport["id"], RunRe
         ["goodput rudp-64K / udx", ratio(r64k?.mbps, udx?.mbps)],
         ["goodput rudp-64K / TCP", ratio(r64k?.mbps, tcp?.mbps)],
         ["goodput rudp-1200 / TCP", ratio(r1200?.mbps, tcp?.mbps)],
+        ["goodput rudp-1200 / dgram-1200 (the JS floor)", ratio(r1200?.mbps, d1200?.mbps)],
+        ["CPU per GiB rudp-1200 / dgram-1200", ratio(r1200?.cpu, d1200?.cpu)],
+        ["goodput rudp-64K / dgram-64K", ratio(r64k?.mbps, d64k?.mbps)],
+        ["goodput udx / dgram-1200", ratio(udx?.mbps, d1200?.mbps)],
         ["CPU per GiB rudp-1200 / udx (lower is better)", ratio(r1200?.cpu, udx?.cpu)],
         ["CPU per GiB rudp-64K / udx", ratio(r64k?.cpu, udx?.cpu)],
         ["goodput encrypted / plaintext rudp, 64K datagrams (target ≥ 0.7×)", ratio(e64k?.mbps, r64k?.mbps)],
