@@ -20,6 +20,7 @@ import { createInitiator, createResponder, type EncryptionOptions } from "./cryp
 import { RudpArgumentError, RudpConnectionError } from "./errors.js";
 import type { ConnectionEvent } from "./events.js";
 import { nonZeroU32, type Rng } from "./rng.js";
+import { socketBufferWindow } from "./socket-buffer.js";
 import { type Instant, NEVER, SECOND } from "./time.js";
 import { TimerHeap } from "./timer-heap.js";
 
@@ -189,6 +190,7 @@ export class Endpoint implements ConnectionHost {
   #maxConnections: number;
   readonly #backlog: number;
   readonly #maxBufferedBytes: number;
+  #socketReceiveBuffer = 0;
   readonly #crypto: CryptoProvider | undefined;
   readonly #encryption: EncryptionOptions | undefined;
   readonly #responder: HandshakeResponder | undefined;
@@ -313,6 +315,26 @@ export class Endpoint implements ConnectionHost {
   get listening(): boolean {
     return this.#listening;
   }
+  /**
+   * Tells the endpoint how many bytes its UDP socket's receive buffer holds, as
+   * the kernel counts them (0: unknown). Receive windows are then capped so that
+   * a connection's data in flight fits it (see socket-buffer.ts).
+   */
+  setSocketReceiveBuffer(bytes: number): void {
+    if (!Number.isFinite(bytes) || bytes < 0)
+      throw new RudpArgumentError(
+        "ERR_OUT_OF_RANGE",
+        `socket receive buffer must be a non-negative number; received ${bytes}`,
+      );
+    this.#socketReceiveBuffer = bytes;
+  }
+
+  /** @internal (ConnectionHost) */
+  socketWindow(datagramSize: number, payloadSize: number): number {
+    const buffer = this.#socketReceiveBuffer;
+    return buffer > 0 ? socketBufferWindow(buffer, datagramSize, payloadSize) : Number.POSITIVE_INFINITY;
+  }
+
   /** Changes the connection limit (existing connections are kept). */
   setMaxConnections(n: number): void {
     if (!Number.isInteger(n) || n < 0)

@@ -64,6 +64,7 @@ export class EndpointDriver {
     this.endpoint = endpoint;
     this.#udp = udp;
     this.#timer = runtime.createTimer(() => this.#onTimer());
+    endpoint.setSocketReceiveBuffer(udp.receiveBufferBytes);
     udp.onMessage = (data, from) => this.#onMessage(data, from);
     udp.onError = (err) => this.#onSocketError(err);
     this.#updateRef();

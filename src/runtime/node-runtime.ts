@@ -170,6 +170,14 @@ class NodeUdpHandle implements UdpHandle {
     socket.on("error", (err) => this.onError(err));
   }
 
+  get receiveBufferBytes(): number {
+    try {
+      return this.#socket.getRecvBufferSize(); // Linux reports the doubled size it accounts against
+    } catch {
+      return 0;
+    }
+  }
+
   send(data: Uint8Array, to: Address): void {
     if (this.#closed) return;
     if (this.#peer) this.#socket.send(data);

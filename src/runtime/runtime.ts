@@ -23,6 +23,8 @@ export interface UdpHandle {
   onMessage: (data: Uint8Array, from: Address) => void;
   /** Reports an asynchronous socket error (for a connected socket, ECONNREFUSED means ICMP port unreachable). */
   onError: (err: Error & { code?: string }) => void;
+  /** Bytes the kernel lets the socket queue for reading, in its own accounting (0 when unknown). */
+  readonly receiveBufferBytes: number;
   /** Closes the socket. */
   close(): void;
   /** Whether the socket keeps the process alive. */

@@ -675,6 +675,8 @@ class SimUdpHandle implements UdpHandle, DatagramNode {
   #queue: Transmit[] = [];
   #head = 0;
   #closed = false;
+  /** The simulator delivers without a socket buffer (links have their own queues). */
+  readonly receiveBufferBytes = 0;
 
   constructor(runtime: SimRuntime, local: Address & { family: "IPv4" | "IPv6" }, peer: Address | undefined) {
     this.runtime = runtime;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { RudpArgumentError } from "../../src/core/index.js";
+import { socketBufferWindow } from "../../src/core/socket-buffer.js";
 import { MS, SECOND } from "../../src/core/time.js";
 import { decode } from "../helpers/packets.js";
 import { makePair, randomBytes, sameBytes } from "../helpers/pair.js";
@@ -50,6 +51,35 @@ describe("flow control", () => {
     assert.ok(net.runUntil(() => server.log(s).byteCount === 200_000, { timeout: 60 * SECOND }));
     assert.ok(pings >= 1, "the sender probed the zero window");
     assert.equal(client.log(c).error, undefined);
+  });
+});
+
+describe("socket receive buffer", () => {
+  test("the advertised window never asks for more datagrams than the receiver's socket buffer holds", () => {
+    const run = (socketBuffer: number) => {
+      const { net, server, c, s } = established({ link: { delay: 5 * MS, rate: 200e6 } });
+      if (socketBuffer > 0) server.endpoint.setSocketReceiveBuffer(socketBuffer);
+      const data = randomBytes(net.rng, 8 << 20);
+      c.write(data);
+      let largest = 0;
+      assert.ok(
+        net.runUntil(
+          () => {
+            if (c.stats().packetsReceived > 3) largest = Math.max(largest, c.stats().peerWindow);
+            return server.log(s).byteCount === data.length;
+          },
+          { timeout: 60 * SECOND },
+        ),
+      );
+      assert.ok(sameBytes(server.log(s).bytes(), data));
+      return largest;
+    };
+    // 1 MiB of kernel buffer at 2304 bytes per 1200-byte datagram: 341 datagrams, 75% of them for the window.
+    const cap = socketBufferWindow(1 << 20, 1200, 1172);
+    assert.equal(cap, 341 * 1172);
+    const capped = run(1 << 20);
+    assert.ok(capped <= cap && capped > cap / 2, `window ${capped}, cap ${cap}`);
+    assert.ok(run(0) > 2 * cap, "without a known socket buffer the window is the receive buffer's");
   });
 });
 

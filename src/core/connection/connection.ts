@@ -107,6 +107,8 @@ export interface ConnectionHost {
   onBufferedBytes?(delta: number): void;
   /** A data segment was dropped because `receiveBudget()` had no room for it. */
   onBufferLimitDrop?(): void;
+  /** The largest window whose data segments, in datagrams of `datagramSize` bytes, fit the socket's receive buffer. */
+  socketWindow?(datagramSize: number, payloadSize: number): number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -194,6 +196,9 @@ export class Connection {
   #peerEstablished = false;
   /** When the peer's last data segment arrived (data flowing both ways: every data packet carries an ACK). */
   #lastSegmentAt: Instant = Number.NEGATIVE_INFINITY;
+  /** The largest datagram that brought us a data segment, and the window whose segments fit the socket's buffer. */
+  #largestSegmentDatagram = 0;
+  #socketWindow = Number.POSITIVE_INFINITY;
   #cc: CongestionController;
   readonly #rtt: RttEstimator;
   #peerWindow = 0;
@@ -534,8 +539,12 @@ export class Connection {
 
   /** The receive window to advertise: our free buffer, within what the host still allows. */
   #advertisedWindow(recv: ReceiveBuffer): number {
-    const budget = this.#host?.receiveBudget?.();
-    return budget === undefined ? recv.window : Math.min(recv.window, budget);
+    const host = this.#host;
+    let window = recv.window;
+    const budget = host?.receiveBudget?.();
+    if (budget !== undefined && budget < window) window = budget;
+    if (this.#socketWindow < window) window = this.#socketWindow;
+    return window;
   }
 
   #syncBuffered(): void {
@@ -700,7 +709,7 @@ export class Connection {
     }
     if (p.ack) this.#onAck(now, p);
     if ((this.#state as State) === "CLOSED") return;
-    if (flags & Flag.DATA) this.#onSegment(now, p);
+    if (flags & Flag.DATA) this.#onSegment(now, p, size);
     if (flags & Flag.PING) this.#ack.ackNow = true;
   }
 
@@ -911,8 +920,13 @@ export class Connection {
     this.#fail("ECONNRESET", "connection reset by the peer", false);
   }
 
-  #onSegment(now: Instant, p: PacketRepr): void {
+  #onSegment(now: Instant, p: PacketRepr, size: number): void {
     this.#lastSegmentAt = now;
+    if (size > this.#largestSegmentDatagram) {
+      this.#largestSegmentDatagram = size;
+      const fits = this.#host?.socketWindow?.(size, mssFor(size - this.#sealOverhead));
+      this.#socketWindow = fits ?? Number.POSITIVE_INFINITY;
+    }
     const recv = this.#recv as ReceiveBuffer;
     const seq = unwrapSeq(p.seq, recv.next);
     const wasNext = seq === recv.next;
