@@ -13,3 +13,8 @@ export interface Address {
 export function addressKey(a: Address): string {
   return a.address.includes(":") ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }
+
+/** True when both name the same host and port (without building keys: this runs per packet). */
+export function sameAddress(a: Address, b: Address): boolean {
+  return a.port === b.port && a.address === b.address;
+}

@@ -8,7 +8,7 @@
  * dropped, never thrown.
  */
 
-import { type Address, addressKey } from "./address.js";
+import { type Address, addressKey, sameAddress } from "./address.js";
 import { AddressTokens } from "./address-token.js";
 import { PROFILES, resolveConfig, type TransportConfig } from "./config.js";
 import { CONTROLLER_NAMES } from "./congestion/index.js";
@@ -528,7 +528,7 @@ export class Endpoint implements ConnectionHost {
   /** Delivers a decoded packet to its connection, validating a new path first if it came from one. */
   #route(now: Instant, from: Address, conn: Connection, p: PacketRepr, size: number, sealed: boolean): void {
     const stats = this.#stats;
-    if (addressKey(from) !== addressKey(conn.remote) && p.scid === conn.peerCid && !(p.flags & Flag.RST)) {
+    if (!sameAddress(from, conn.remote) && p.scid === conn.peerCid && !(p.flags & Flag.RST)) {
       // A new path (NAT rebinding): the packet is processed, but nothing but a challenge goes
       // to the new address until it echoes the challenge (RFC 9000 §8.2, §9.3).
       if (p.flags & Flag.RESPONSE && conn.handlePathResponse(from, p.path)) {

@@ -15,7 +15,7 @@
  * - States follow RFC 9293 and move only along the edges of `state.ts`.
  */
 
-import { type Address, addressKey } from "../address.js";
+import { type Address, sameAddress } from "../address.js";
 import { mssFor, type TransportConfig } from "../config.js";
 import type { CongestionController } from "../congestion/controller.js";
 import { CONTROLLER_NAMES, CONTROLLERS } from "../congestion/index.js";
@@ -774,7 +774,7 @@ export class Connection {
   startPathValidation(now: Instant, from: Address): void {
     if (!isSynchronized(this.#state)) return;
     const c = this.#challenge;
-    if (c && addressKey(c.to) === addressKey(from) && now - c.sentAt < this.#rtt.rto) return;
+    if (c && sameAddress(c.to, from) && now - c.sentAt < this.#rtt.rto) return;
     const data = new Uint8Array(8);
     const view = new DataView(data.buffer);
     view.setUint32(0, this.#rng.nextU32());
@@ -787,7 +787,7 @@ export class Connection {
   handlePathResponse(from: Address, data: Uint8Array | undefined): boolean {
     // (The endpoint checked the packet's source cid; the 8 random bytes prove the address receives.)
     const c = this.#challenge;
-    if (!c || !data || addressKey(c.to) !== addressKey(from)) return false;
+    if (!c || !data || !sameAddress(c.to, from)) return false;
     for (let i = 0; i < 8; i++) if (c.data[i] !== data[i]) return false;
     this.#challenge = undefined;
     this.#remote = from;
