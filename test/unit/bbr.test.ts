@@ -83,3 +83,37 @@ test("random loss with a flat RTT does not end Startup", () => {
   }
   assert.equal(bbr.mode, "startup");
 });
+
+test("ProbeBW's draining phase ends as soon as in flight is down to one BDP, not after a fixed RTprop", () => {
+  const bbr = new Bbr(PACKET, 10);
+  const rate = 12_500_000;
+  let clock = feed(bbr, { now: 0, delivered: 0 }, 30, rate);
+  assert.equal(bbr.mode, "probe-bw");
+  const bdp = (rate * RTT) / 1e6;
+  // Walk the cycle one RTprop at a time (in flight kept above a BDP) until the 0.75 phase.
+  for (let i = 0; i < 8 && Math.abs((bbr.pacingRate ?? 0) - 0.75 * rate) > 1; i++) {
+    clock = { now: clock.now + RTT + 1, delivered: clock.delivered + PACKET };
+    bbr.onAck(
+      clock.now,
+      sample({
+        delivered: clock.delivered,
+        priorDelivered: clock.delivered - 2 * PACKET,
+        bytesInFlight: 2 * bdp,
+        deliveryRate: rate,
+      }),
+    );
+  }
+  assert.ok(Math.abs((bbr.pacingRate ?? 0) - 0.75 * rate) <= 1, "reached the 0.75 phase");
+  // A millisecond later in flight has fallen to one BDP: the phase ends at once.
+  clock = { now: clock.now + MS, delivered: clock.delivered + PACKET };
+  bbr.onAck(
+    clock.now,
+    sample({
+      delivered: clock.delivered,
+      priorDelivered: clock.delivered - 2 * PACKET,
+      bytesInFlight: bdp,
+      deliveryRate: rate,
+    }),
+  );
+  assert.ok(Math.abs((bbr.pacingRate ?? 0) - rate) <= 1, `pacing ${bbr.pacingRate}, link ${rate}`);
+});

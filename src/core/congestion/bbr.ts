@@ -49,6 +49,8 @@ export class Bbr implements CongestionController {
   /** Bytes delivered when the last ACK arrived, and at the retransmission timeout whose window is to be restored (−1: none). */
   #lastDelivered = 0;
   #latestRtt = 0;
+  /** A congestion event happened during the current ProbeBW phase. */
+  #lossInPhase = false;
   #restoreAfterDelivered = -1;
 
   constructor(packetSize: number, initialWindowPackets: number) {
@@ -116,10 +118,11 @@ export class Bbr implements CongestionController {
         if (s.bytesInFlight <= this.#bdp(1)) this.#enterProbeBw(now);
         break;
       case "probe-bw":
-        if (this.#minRtt < Number.POSITIVE_INFINITY && now - this.#cycleStamp > this.#minRtt) {
+        if (this.#isNextCyclePhase(now, s.bytesInFlight)) {
           this.#cycleIndex = (this.#cycleIndex + 1) % PROBE_BW_GAINS.length;
           this.#cycleStamp = now;
           this.#pacingGain = PROBE_BW_GAINS[this.#cycleIndex];
+          this.#lossInPhase = false;
         }
         break;
       case "probe-rtt":
@@ -139,6 +142,7 @@ export class Bbr implements CongestionController {
   }
 
   onCongestionEvent(_now: Instant, _bytesInFlight: number): void {
+    this.#lossInPhase = true;
     // The model is not reduced on loss, but Startup ends on a loss while its own queue is building:
     // the pipe is full and the bottleneck's buffer is overflowing (random loss leaves the RTT flat).
     if (this.#mode === "startup" && this.#latestRtt > STARTUP_QUEUE_RTT_FACTOR * this.#minRtt) this.#filledPipe = true;
@@ -168,6 +172,20 @@ export class Bbr implements CongestionController {
       return;
     }
     if (++this.#fullBwCount >= 3) this.#filledPipe = true;
+  }
+
+  /**
+   * BBRIsNextCyclePhase (draft §4.3.4.4): a phase lasts one RTprop, except that probing (gain > 1)
+   * goes on until loss or 1.25·BDP in flight, and draining (gain < 1) stops once in flight is down
+   * to one BDP: draining a fixed RTprop after a probe that queued less than 0.25·BDP idled the link.
+   */
+  #isNextCyclePhase(now: Instant, bytesInFlight: number): boolean {
+    if (this.#minRtt === Number.POSITIVE_INFINITY) return false;
+    const fullLength = now - this.#cycleStamp > this.#minRtt;
+    if (this.#pacingGain > 1)
+      return fullLength && (this.#lossInPhase || bytesInFlight >= this.#bdp(this.#pacingGain));
+    if (this.#pacingGain < 1) return fullLength || bytesInFlight <= this.#bdp(1);
+    return fullLength;
   }
 
   #enterProbeBw(now: Instant): void {
