@@ -143,6 +143,8 @@ export interface LinkOptions {
   /** Run r uses seed + r - 1, the same for every transport at that loss rate. */
   seed: number;
   losses?: readonly number[];
+  /** Only these transports (ids), for a standalone run; all by default. */
+  only?: readonly string[];
 }
 
 // ----- Child processes ------------------------------------------------------------------------------
@@ -577,7 +579,9 @@ function netemLink(tool: string, args: string[]): string {
 /** The lossy-link comparison across the emulated link; skipped (with the reason) when it cannot run here. */
 export async function netemScenario(o: LinkOptions, log: (line: string) => void): Promise<LinkScenarioResult> {
   const started = performance.now();
-  const transports = [RUDP_BBR, RUDP_CUBIC, RUDP_BBR_PINNED, UDX, TCP_BBR, TCP_CUBIC];
+  const transports = [RUDP_BBR, RUDP_CUBIC, RUDP_BBR_PINNED, UDX, TCP_BBR, TCP_CUBIC].filter(
+    (t) => !o.only || o.only.includes(t.id),
+  );
   const result: LinkScenarioResult = {
     transports,
     losses: [...(o.losses ?? LINK_LOSSES)],
@@ -692,7 +696,7 @@ export function netemSection(r: LinkScenarioResult): string {
 
 // ----- Standalone ----------------------------------------------------------------------------------
 
-/** Options of a standalone real-link run: `--quick`, `--runs N`, `--size MiB`, `--cap S`, `--losses 0,1,5,10`. */
+/** Options of a standalone real-link run: `--quick`, `--runs N`, `--size MiB`, `--cap S`, `--losses 0,1,5,10`, `--only id,id`. */
 export function parseLinkArgs(argv: string[]): LinkOptions {
   const quick = argv.includes("--quick");
   const o: LinkOptions = { ...linkDefaults(quick), seed: 1 };
@@ -702,6 +706,7 @@ export function parseLinkArgs(argv: string[]): LinkOptions {
     else if (argv[i] === "--size") o.bytes = Math.round(v() * 2 ** 20);
     else if (argv[i] === "--cap") o.capSeconds = v();
     else if (argv[i] === "--losses") o.losses = (argv[++i] ?? "").split(",").map((x) => Number(x) / 100);
+    else if (argv[i] === "--only") o.only = (argv[++i] ?? "").split(",");
     else if (argv[i] !== "--quick") throw new Error(`unknown argument "${argv[i]}"`);
   }
   return o;

@@ -36,6 +36,12 @@ class NodeTimer implements Timer {
   #refed = true;
   readonly #fn: () => void;
   readonly #now: () => Instant;
+  /** One callback for every arming (re-arming per paced batch must not allocate a closure). */
+  readonly #fire = (): void => {
+    this.#handle = undefined;
+    this.#at = Number.POSITIVE_INFINITY;
+    this.#fn();
+  };
 
   constructor(fn: () => void, now: () => Instant) {
     this.#fn = fn;
@@ -47,11 +53,7 @@ class NodeTimer implements Timer {
     this.cancel();
     this.#at = at;
     const delayMs = Math.max(0, Math.ceil((at - this.#now()) / 1000));
-    this.#handle = setTimeout(() => {
-      this.#handle = undefined;
-      this.#at = Number.POSITIVE_INFINITY;
-      this.#fn();
-    }, delayMs);
+    this.#handle = setTimeout(this.#fire, delayMs);
     if (!this.#refed) this.#handle.unref();
   }
   cancel(): void {

@@ -113,6 +113,9 @@ export interface ConnectionHost {
 
 const EMPTY = new Uint8Array(0);
 const MIN_PTO = 10 * MS;
+/** Sending time a paced sender that woke late may catch up at once, and the fewest packets that may be. */
+const PACING_BURST = 2 * MS;
+const MIN_PACING_BURST_PACKETS = 10;
 /**
  * Where inner packets are built before they are sealed: one buffer for every
  * connection, since a packet is built and sealed (into the caller's buffer) in one go.
@@ -1413,12 +1416,16 @@ export class Connection {
     this.#push({ type: "mtu", size });
   }
 
-  /** Spaces data packets at the controller's pacing rate, allowing a burst of about 1 ms (timer granularity). */
+  /**
+   * Spaces data packets at the controller's pacing rate. A sender woken late may catch up by a burst
+   * of PACING_BURST of sending time (at least MIN_PACING_BURST_PACKETS packets), as quinn does:
+   * timers fire a millisecond or more late, and time lost beyond the burst is never sent.
+   */
   #pace(now: Instant, bytes: number): void {
     const rate = this.#cc.pacingRate;
     if (rate === undefined || rate <= 0) return;
     const perByte = 1e6 / rate; // µs per byte
-    const burst = Math.max(2 * this.#maxPacketSize * perByte, 1000);
+    const burst = Math.max(MIN_PACING_BURST_PACKETS * this.#maxPacketSize * perByte, PACING_BURST);
     this.#paceAt = Math.max(this.#paceAt, now - burst) + bytes * perByte;
   }
 
