@@ -182,8 +182,7 @@ export class Bbr implements CongestionController {
   #isNextCyclePhase(now: Instant, bytesInFlight: number): boolean {
     if (this.#minRtt === Number.POSITIVE_INFINITY) return false;
     const fullLength = now - this.#cycleStamp > this.#minRtt;
-    if (this.#pacingGain > 1)
-      return fullLength && (this.#lossInPhase || bytesInFlight >= this.#bdp(this.#pacingGain));
+    if (this.#pacingGain > 1) return fullLength && (this.#lossInPhase || bytesInFlight >= this.#bdp(this.#pacingGain));
     if (this.#pacingGain < 1) return fullLength || bytesInFlight <= this.#bdp(1);
     return fullLength;
   }
