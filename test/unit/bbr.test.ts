@@ -117,3 +117,20 @@ test("ProbeBW's draining phase ends as soon as in flight is down to one BDP, not
   );
   assert.ok(Math.abs((bbr.pacingRate ?? 0) - rate) <= 1, `pacing ${bbr.pacingRate}, link ${rate}`);
 });
+
+test("ProbeRTT keeps half a BDP in flight (BBRv2), not 4 packets", () => {
+  const bbr = new Bbr(PACKET, 10);
+  const rate = 12_500_000;
+  const clock = feed(bbr, { now: 0, delivered: 0 }, 30, rate);
+  assert.equal(bbr.mode, "probe-bw");
+  // 10 s later, an RTT sample above RTprop: the RTprop estimate has expired.
+  const now = clock.now + 10_100 * MS;
+  const delivered = clock.delivered + PACKET;
+  bbr.onAck(
+    now,
+    sample({ delivered, priorDelivered: delivered - PACKET, latestRtt: RTT + 10 * MS, deliveryRate: rate }),
+  );
+  assert.equal(bbr.mode, "probe-rtt");
+  const bdp = (rate * RTT) / 1e6;
+  assert.ok(bbr.window >= 0.5 * bdp && bbr.window < bdp, `window ${bbr.window}, BDP ${bdp}`);
+});

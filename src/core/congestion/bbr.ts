@@ -19,6 +19,12 @@ const PROBE_BW_GAINS = [1.25, 0.75, 1, 1, 1, 1, 1, 1];
 const BW_WINDOW_ROUNDS = 10;
 const MIN_RTT_WINDOW = 10_000_000; // µs
 const PROBE_RTT_DURATION = 200_000; // µs
+/**
+ * ProbeRTT holds half a BDP in flight (BBRv2/v3), not 4 packets (v1): enough to drain the queue
+ * and measure RTprop, while keeping half the rate and enough packets in flight for RACK to see
+ * losses (with 4, a loss at 10% random loss went unrepaired until the RTO).
+ */
+const PROBE_RTT_CWND_GAIN = 0.5;
 const MIN_PIPE_PACKETS = 4;
 /** A loss in Startup with the RTT this far above its minimum means the bottleneck queue overflowed. */
 const STARTUP_QUEUE_RTT_FACTOR = 1.25;
@@ -211,7 +217,7 @@ export class Bbr implements CongestionController {
   #setWindow(s: AckSample): void {
     const floor = MIN_PIPE_PACKETS * this.#packetSize;
     if (this.#mode === "probe-rtt") {
-      this.#window = floor;
+      this.#window = Math.max(floor, this.#bdp(PROBE_RTT_CWND_GAIN));
       return;
     }
     const target = this.#bdp(this.#cwndGain) + 3 * this.#packetSize;
