@@ -11,7 +11,7 @@ export const BBR_TARGETS: Readonly<Record<number, number>> = { 0.01: 92, 0.05: 8
 export interface LossyOptions {
   /** Virtual seconds the loss-based controllers run (they send without end). */
   duration: number;
-  /** Bytes BBR sends (a sized transfer, timed to the last byte delivered). */
+  /** Bytes of BBR's second, sized transfer (timed to the last byte delivered, so its startup weighs in). */
   bbrBytes: number;
   seed: number;
 }
@@ -42,8 +42,14 @@ export interface CwndSample {
   inFlight: number;
 }
 
-/** One transfer: `controller` on the path with `loss`, sized (bytes) for BBR and timed (duration) for the others. */
-export function runLossy(controller: string, loss: number, o: LossyOptions, samples?: CwndSample[]): LossyResult {
+/** One transfer: `controller` on the path with `loss`, timed (it sends for `duration`) or sized (`bbrBytes`, timed to the last byte). */
+export function runLossy(
+  controller: string,
+  loss: number,
+  o: LossyOptions,
+  sized = false,
+  samples?: CwndSample[],
+): LossyResult {
   const { net, server } = makeNetwork(o.seed, loss, { congestionControl: controller });
   const client = new SimHost(
     net,
@@ -52,7 +58,6 @@ export function runLossy(controller: string, loss: number, o: LossyOptions, samp
     o.seed * 2 + 1,
   );
   const conn = client.connect(SERVER);
-  const sized = controller === "bbr";
   const feeder = new Feeder(conn, sized ? o.bbrBytes : Number.POSITIVE_INFINITY);
   const delivered = () => server.deliveredFrom(1000);
   // A sized transfer may take longer than the timed ones; cap it at twice their duration.
@@ -89,20 +94,24 @@ export function runLossy(controller: string, loss: number, o: LossyOptions, samp
   };
 }
 
-/** Every controller at every loss rate; also samples cwnd/srtt of BBR at 1% loss for the chart. */
+/**
+ * Every controller at every loss rate for the same time, then BBR once more as a sized transfer (its
+ * startup weighs in); samples cwnd/srtt of that sized BBR transfer at 1% loss for the chart.
+ */
 export function lossyScenario(
   o: LossyOptions,
   log: (line: string) => void,
 ): { results: LossyResult[]; samples: CwndSample[] } {
   const results: LossyResult[] = [];
   const samples: CwndSample[] = [];
-  for (const controller of CONTROLLERS) {
+  const runs = [...CONTROLLERS.map((controller) => ({ controller, sized: false })), { controller: "bbr", sized: true }];
+  for (const { controller, sized } of runs) {
     for (const loss of LOSSES) {
       const t0 = performance.now();
-      const r = runLossy(controller, loss, o, controller === "bbr" && loss === 0.01 ? samples : undefined);
+      const r = runLossy(controller, loss, o, sized, sized && loss === 0.01 ? samples : undefined);
       results.push(r);
       log(
-        `  ${controller} at ${loss * 100}% loss: ${r.percent.toFixed(1)}% of the link` +
+        `  ${controller}${sized ? " (sized)" : ""} at ${loss * 100}% loss: ${r.percent.toFixed(1)}% of the link` +
           ` (${(r.bytes / 2 ** 20).toFixed(1)} MiB in ${r.seconds.toFixed(1)} s virtual, ${((performance.now() - t0) / 1000).toFixed(1)} s real)`,
       );
     }

@@ -236,15 +236,19 @@ function loopbackSection(o: LoopbackOptions, results: Map<Transport["id"], RunRe
 }
 
 function lossySection(o: Options, results: LossyResult[]): string {
-  const get = (cc: string, loss: number) => results.find((r) => r.controller === cc && r.loss === loss);
+  const get = (cc: string, loss: number, sized = false) =>
+    results.find((r) => r.controller === cc && r.loss === loss && r.sized === sized);
   const cell = (r: LossyResult | undefined) => (r ? `${fmt(r.percent)}%${r.finished ? "" : " (unfinished)"}` : "n/a");
   const summary = LOSSES.map((loss) => {
-    const bbr = get("bbr", loss);
     const target = BBR_TARGETS[loss];
+    const meets = (r: LossyResult | undefined) => (r?.percent ?? 0) >= (target ?? 0);
     return [
       `${loss * 100}%`,
       ...CONTROLLERS.map((cc) => cell(get(cc, loss))),
-      target === undefined ? "—" : mark((bbr?.percent ?? 0) >= target, `≥ ${target}%`),
+      cell(get("bbr", loss, true)),
+      target === undefined
+        ? "—"
+        : `${mark(meets(get("bbr", loss)), `≥ ${target}%`)} (${o.simSeconds} s); ${meets(get("bbr", loss, true)) ? "✅" : "❌"} (${mib(o.bbrBytes)})`,
     ];
   });
   const details = results.map((r) => [
@@ -264,11 +268,19 @@ function lossySection(o: Options, results: LossyResult[]): string {
     `Path: ${PATH.delay / 1000} ms each way (50 ms RTT), ${PATH.rate / 1e6} Mbit/s bottleneck each way, ${PATH.queueBytes / 1000} KB drop-tail queue, ` +
       `UDP payloads up to ${PATH.mtu} bytes (1500-byte path MTU), ` +
       `uniform random loss each way; receive window ${mib(SIM_CONFIG.receiveWindow ?? 0)}; seed ${o.seed} (deterministic). ` +
-      `NewReno and CUBIC send without end for ${o.simSeconds} virtual seconds; BBR sends ${mib(o.bbrBytes)} ` +
-      "(timed to its last byte, so its startup is included). Goodput = application bytes delivered in order / virtual time from the first SYN, " +
-      "as % of 100 Mbit/s; rudp's per-packet headers take 3–4% of the link (1135 payload bytes per ≈ 1176-byte datagram at the default size).",
+      `Every controller sends without end for ${o.simSeconds} virtual seconds; BBR also makes a sized transfer of ${mib(o.bbrBytes)} ` +
+      "(timed to its last byte: its half-second startup is about a tenth of it). Goodput = application bytes delivered in order / virtual time from the first byte delivered to the last, " +
+      "as % of 100 Mbit/s of UDP payload; rudp's headers take 1.9% of it (path MTU discovery reaches 1472-byte datagrams, which carry 1444 payload bytes).",
     "",
-    table(["loss each way", ...CONTROLLERS, "BBR target (issue)"], summary),
+    table(
+      [
+        "loss each way",
+        ...CONTROLLERS.map((cc) => `${cc}, ${o.simSeconds} s`),
+        `bbr, ${mib(o.bbrBytes)}`,
+        "BBR target (issue)",
+      ],
+      summary,
+    ),
     "",
     "![goodput vs loss](goodput-vs-loss.svg)",
     "",
@@ -378,7 +390,7 @@ function goodputChart(results: LossyResult[], netem?: LinkScenarioResult, proxy?
         name: cc,
         color: COLORS[cc],
         dots: true,
-        points: results.filter((r) => r.controller === cc).map((r) => [r.loss * 100, r.percent] as const),
+        points: results.filter((r) => r.controller === cc && !r.sized).map((r) => [r.loss * 100, r.percent] as const),
       })),
       {
         name: "BBR target (issue)",
