@@ -324,7 +324,7 @@ function latencySection(o: Options, results: LatencyResult[]): string {
   ].join("\n");
 }
 
-function fairnessSection(o: Options, results: FairnessResult[]): string {
+function fairnessSection(results: FairnessResult[]): string {
   return [
     "## 4. Fairness between two flows (simulator, virtual time)",
     "",
@@ -450,7 +450,7 @@ async function main(): Promise<void> {
   }
   if (o.only.has("fairness")) {
     log("fairness (simulated):");
-    sections.push(fairnessSection(o, fairnessScenario(["bbr", "cubic"], { ...sim, duration: FAIRNESS_SECONDS }, log)));
+    sections.push(fairnessSection(fairnessScenario(["bbr", "cubic"], { ...sim, duration: FAIRNESS_SECONDS }, log)));
   }
   let netem: LinkScenarioResult | undefined;
   if (o.only.has("netem")) {
