@@ -168,7 +168,8 @@ class NodeUdpHandle implements UdpHandle {
     this.#peer = peer;
     const a = socket.address();
     this.local = { address: a.address, port: a.port, family: a.family === "IPv6" ? "IPv6" : "IPv4" };
-    socket.on("message", (msg, rinfo) => this.onMessage(msg, { address: rinfo.address, port: rinfo.port }));
+    // rinfo is a fresh object per datagram with address and port: no copy needed.
+    socket.on("message", (msg, rinfo) => this.onMessage(msg, rinfo));
     socket.on("error", (err) => this.onError(err));
   }
 

@@ -21,7 +21,7 @@ function drain(q: SendQueue, max: number): SegmentDraft[] {
       return out;
     }
     assert.equal(peek, s.payload.length, "peekSize predicts the cut");
-    out.push(s);
+    out.push({ ...s }); // the draft object is reused by the next cut
   }
 }
 

@@ -17,7 +17,7 @@ interface Item {
   offset: number;
 }
 
-/** A segment cut from the queue: header flags and payload. */
+/** A segment cut from the queue: header flags and payload (one object, reused by every `cut`). */
 export interface SegmentDraft {
   flags: number;
   payload: Uint8Array;
@@ -31,6 +31,7 @@ export class SendQueue {
   #head = 0;
   #bytes = 0;
   #finQueued = false;
+  readonly #draft: SegmentDraft = { flags: 0, payload: EMPTY };
 
   /** Bytes queued and not yet cut into segments. */
   get bytes(): number {
@@ -73,13 +74,16 @@ export class SendQueue {
     return this.#bytesOfLeadingStream(maxBytes);
   }
 
-  /** Cuts the next segment of at most `maxBytes` payload bytes. */
+  /** Cuts the next segment of at most `maxBytes` payload bytes; the draft is valid until the next cut. */
   cut(maxBytes: number): SegmentDraft | undefined {
     if (this.isEmpty) return undefined;
     const item = this.#items[this.#head];
+    const draft = this.#draft;
     if (item.kind === KIND_FIN) {
       this.#advance();
-      return { flags: Flag.DATA | Flag.FIN, payload: EMPTY };
+      draft.flags = Flag.DATA | Flag.FIN;
+      draft.payload = EMPTY;
+      return draft;
     }
     if (item.kind === KIND_MESSAGE) {
       const n = Math.min(maxBytes, item.data.length - item.offset);
@@ -91,9 +95,13 @@ export class SendQueue {
         flags |= Flag.MSG_END;
         this.#advance();
       }
-      return { flags, payload };
+      draft.flags = flags;
+      draft.payload = payload;
+      return draft;
     }
-    return { flags: Flag.DATA, payload: this.#cutStream(maxBytes) };
+    draft.flags = Flag.DATA;
+    draft.payload = this.#cutStream(maxBytes);
+    return draft;
   }
 
   #cutStream(maxBytes: number): Uint8Array {
