@@ -10,8 +10,9 @@
  *   the wire). The receiver acknowledges cumulatively with SACK ranges and
  *   echoes timestamps, which give unambiguous RTT samples (RFC 7323).
  * - Loss is found by duplicate ACKs / SACK count (RFC 6675), RACK time
- *   threshold (RFC 8985), a tail-loss probe, and the RTO (RFC 6298); only lost
- *   segments are resent. The window is min(cwnd, peer's advertised window).
+ *   threshold (RFC 8985), a tail-loss probe, and the RTO (RFC 6298), in
+ *   `loss-recovery.ts`; only lost segments are resent. The window is
+ *   min(cwnd, peer's advertised window).
  * - States follow RFC 9293 and move only along the edges of `state.ts`.
  */
 
@@ -43,8 +44,8 @@ import {
 import { unwrapSeq, wrapSeq } from "../wire/seq.js";
 import { AckState } from "./ack-state.js";
 import { readHandshakeExtensions, writeHandshakeExtensions } from "./handshake-ext.js";
+import { LossRecovery } from "./loss-recovery.js";
 import { PathMtu } from "./pmtu.js";
-import { Delivery, Rack } from "./rack.js";
 import { Arrival, MAX_SEGMENTS_AHEAD, ReceiveBuffer } from "./receive-buffer.js";
 import { RttEstimator } from "./rtt.js";
 import {
@@ -57,7 +58,7 @@ import {
   type SecureChannel,
 } from "./security.js";
 import { SendQueue } from "./send-queue.js";
-import { LossCause, SentSegment, SentSegments } from "./sent-segments.js";
+import { LossCause, SentSegment } from "./sent-segments.js";
 import { isSynchronized, nextState, type State, type StateEvent } from "./state.js";
 import { type ConnectionStats, type Counters, newCounters } from "./stats.js";
 
@@ -112,7 +113,6 @@ export interface ConnectionHost {
 }
 
 const EMPTY = new Uint8Array(0);
-const MIN_PTO = 10 * MS;
 /** Sending time a paced sender that woke late may catch up at once, and the fewest packets that may be. */
 const PACING_BURST = 2 * MS;
 const MIN_PACING_BURST_PACKETS = 10;
@@ -186,10 +186,9 @@ export class Connection {
 
   // Sending.
   readonly #isn: number;
-  readonly #sent: SentSegments;
   readonly #queue = new SendQueue();
-  #lostQueue: SentSegment[] = [];
-  #lostHead = 0;
+  /** The scoreboard, loss detection, retransmission timers and the congestion controller they drive. */
+  readonly #loss: LossRecovery;
   #maxPacketSize: number;
   /** Payload bytes of a full data packet that carries no ACK section. */
   #mss: number;
@@ -202,7 +201,6 @@ export class Connection {
   /** The largest datagram that brought us a data segment, and the window whose segments fit the socket's buffer. */
   #largestSegmentDatagram = 0;
   #socketWindow = Number.POSITIVE_INFINITY;
-  #cc: CongestionController;
   readonly #rtt: RttEstimator;
   #peerWindow = 0;
   #peerWindowTs = 0;
@@ -223,16 +221,6 @@ export class Connection {
   #synDeadline: Instant = NEVER;
   #synTsvals: number[] = [];
 
-  // Loss recovery.
-  #rtoDeadline: Instant = NEVER;
-  #rtoBackoff = 0;
-  #consecutiveRtos = 0;
-  #tlpDeadline: Instant = NEVER;
-  #tlpPending = false;
-  #tlpOutstanding = false;
-  #rackDeadline: Instant = NEVER;
-  /** Once it has seen reordering, the DupThresh rules stop and losses are declared by time alone. */
-  readonly #rack = new Rack();
   /** Encryption (§12): the client's pending key exchange, then the packet protection of both sides. */
   #handshake: ClientHandshake | undefined;
   #channel: SecureChannel | undefined;
@@ -242,11 +230,6 @@ export class Connection {
   readonly #sealOverhead: number;
   /** Buffered receive bytes last reported to the host (its limit across connections). */
   #reportedBuffered = 0;
-  /** Highest sequence number acknowledged before the ACK being processed (RACK.fack). */
-  #fackBefore = -1;
-  #recoveryStart: Instant = -1;
-  #inRecovery = false;
-  #dupAcks = 0;
 
   // Liveness.
   #lastReceivedAt: Instant;
@@ -282,16 +265,8 @@ export class Connection {
   #response: Uint8Array | undefined;
   #pmtu: PathMtu | undefined;
   readonly #random = (): number => this.#rng.nextU32();
-  readonly #onSegmentAcked = (seg: SentSegment): void => this.#segmentAcked(seg);
-  #ackTime: Instant = 0;
-  #newlyAckedBytes = 0;
 
-  // Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation) and pacing.
-  #delivered = 0;
-  #deliveredTime: Instant = 0;
-  #firstSentTime: Instant = 0;
-  #appLimitedUntil = 0;
-  #rateSample: SentSegment | undefined;
+  // Pacing.
   #paceAt: Instant = 0;
   #pacingDeadline: Instant = NEVER;
 
@@ -308,12 +283,11 @@ export class Connection {
     this.#passive = init.syn !== undefined;
     this.localCid = init.localCid;
     this.#isn = init.isn ?? nonZeroU32(init.rng);
-    this.#sent = new SentSegments(this.#isn);
     this.#maxPacketSize = config.maxPacketSize;
     this.#sealOverhead = init.encrypt || init.accepted ? SEAL_OVERHEAD : 0;
     this.#mss = this.#mssFor(this.#maxPacketSize);
-    this.#cc = this.#newController();
     this.#rtt = new RttEstimator(config.initialRto, config.minRto, config.maxRto);
+    this.#loss = new LossRecovery(this.#isn, config, this.#rtt, this.#counters, this.#newController());
     this.#ack = new AckState(config.ackEveryPackets, config.maxAckDelay);
     this.#peerMaxMessageSize = config.maxMessageSize;
     this.#channel = init.accepted?.channel;
@@ -367,7 +341,7 @@ export class Connection {
   }
   /** Bytes the application queued that are not yet acknowledged. */
   get bufferedAmount(): number {
-    return this.#queue.bytes + this.#sent.outstandingBytes;
+    return this.#queue.bytes + this.#loss.sent.outstandingBytes;
   }
   /** Bytes delivered and not yet read. */
   get readableLength(): number {
@@ -406,24 +380,25 @@ export class Connection {
   stats(): ConnectionStats {
     // One object literal for the estimates, then the counters copied in: spreading the counters into
     // a literal with this many more fields cost ~25 µs per call (V8 fell back to dictionary properties).
+    const cc = this.#loss.cc;
     const s: Omit<ConnectionStats, keyof Counters> = {
       state: this.#state,
       srtt: this.#rtt.srtt,
       rttvar: this.#rtt.rttvar,
       minRtt: this.#rtt.minRtt,
       latestRtt: this.#rtt.latest,
-      rto: this.#rtt.backedOff(this.#rtoBackoff),
-      cwnd: this.#cc.window,
-      ssthresh: this.#cc.ssthresh,
-      pacingRate: this.#cc.pacingRate ?? 0,
-      bytesInFlight: this.#sent.bytesInFlight,
+      rto: this.#loss.rto,
+      cwnd: cc.window,
+      ssthresh: cc.ssthresh,
+      pacingRate: cc.pacingRate ?? 0,
+      bytesInFlight: this.#loss.sent.bytesInFlight,
       peerWindow: this.#peerWindow,
       localWindow: this.#recv ? this.#advertisedWindow(this.#recv) : this.#config.receiveWindow,
       sendBuffered: this.bufferedAmount,
       receiveBuffered: this.readableLength,
       mss: this.#mss,
       packetSize: this.#maxPacketSize,
-      congestionControl: this.#cc.name,
+      congestionControl: cc.name,
       encryption: this.#encryption,
       authFailures: this.#channel?.counters.authFailures ?? 0,
       replays: this.#channel?.counters.replays ?? 0,
@@ -576,12 +551,12 @@ export class Connection {
   pollTimeout(): Instant {
     if (this.#state === "CLOSED") return NEVER;
     if (this.#state === "TIME-WAIT") return this.#timeWaitDeadline;
-    let t = Math.min(this.#synDeadline, this.#rtoDeadline, this.#tlpDeadline, this.#rackDeadline, this.#ack.deadline);
+    let t = Math.min(this.#synDeadline, this.#loss.deadline, this.#ack.deadline);
     t = Math.min(t, this.#persistDeadline, this.#pacingDeadline);
     if (this.#pmtu && this.#state === "ESTABLISHED") t = Math.min(t, this.#pmtu.deadline());
     if (isSynchronized(this.#state)) {
       const c = this.#config;
-      if (this.#sent.count === 0) {
+      if (this.#loss.sent.count === 0) {
         if (c.idleTimeout > 0) t = Math.min(t, this.#lastReceivedAt + c.idleTimeout);
         if (this.#keepaliveInterval > 0)
           t = Math.min(t, Math.max(this.#lastReceivedAt, this.#lastPingAt) + this.#keepaliveInterval);
@@ -609,29 +584,21 @@ export class Connection {
     }
     if (isSynchronized(state)) {
       // With data outstanding the retransmission limit decides instead (RFC 9293 §3.8.3 user timeout).
-      if (c.idleTimeout > 0 && this.#sent.count === 0 && now >= this.#lastReceivedAt + c.idleTimeout) {
+      if (c.idleTimeout > 0 && this.#loss.sent.count === 0 && now >= this.#lastReceivedAt + c.idleTimeout) {
         this.#fail("ETIMEDOUT", "peer silent for longer than the idle timeout");
         return;
       }
       if (
         this.#keepaliveInterval > 0 &&
-        this.#sent.count === 0 &&
+        this.#loss.sent.count === 0 &&
         now >= Math.max(this.#lastReceivedAt, this.#lastPingAt) + this.#keepaliveInterval
       ) {
         this.#sendPing = true;
         this.#lastPingAt = now;
       }
     }
-    if (now >= this.#rackDeadline) {
-      this.#rackDeadline = NEVER;
-      this.#detectLosses(now);
-    }
-    if (now >= this.#tlpDeadline) {
-      this.#tlpDeadline = NEVER;
-      this.#tlpPending = true;
-      this.#tlpOutstanding = true;
-    }
-    if (now >= this.#rtoDeadline) {
+    this.#loss.onTimeout(now);
+    if (this.#loss.rtoDue(now)) {
       this.#onRetransmissionTimeout(now);
       if (this.#state === "CLOSED") return;
     }
@@ -847,7 +814,7 @@ export class Connection {
     if (agreed !== this.#maxPacketSize) {
       this.#maxPacketSize = agreed;
       this.#mss = this.#mssFor(agreed);
-      this.#cc = this.#newController(); // nothing was sent yet: start with windows in the agreed packet size
+      this.#loss.cc = this.#newController(); // nothing was sent yet: start with windows in the agreed packet size
     }
     this.#peerMaxMessageSize = readHandshakeExtensions(h.ext).maxMessageSize ?? this.#peerMaxMessageSize;
     this.#recv = new ReceiveBuffer(h.isn, this.#config.receiveWindow, this.#config.maxMessageSize);
@@ -916,7 +883,7 @@ export class Connection {
     this.#counters.packetsReceived++;
     // RFC 9293 §3.10.7.4: in LAST-ACK/CLOSING a RST closes; it is a clean close if all our data was acknowledged.
     const s = this.#state;
-    if ((s === "LAST-ACK" || s === "CLOSING") && this.#finSeq >= 0 && this.#sent.una >= this.#finSeq) {
+    if ((s === "LAST-ACK" || s === "CLOSING") && this.#finSeq >= 0 && this.#loss.sent.una >= this.#finSeq) {
       this.#enterClosed(undefined);
       return;
     }
@@ -982,88 +949,30 @@ export class Connection {
     }
   }
 
-  // ----- Acknowledgements and loss recovery ----------------------------------
+  // ----- Acknowledgements and the retransmission timeout ---------------------
 
   #onAck(now: Instant, p: PacketRepr): void {
     const ack = p.ack as NonNullable<PacketRepr["ack"]>;
-    const sent = this.#sent;
+    const sent = this.#loss.sent;
     const cum = unwrapSeq(ack.cumAck, sent.una);
     if (cum < sent.una) return; // an old ACK overtaken by newer ones
     if (cum > sent.nxt) {
       this.#counters.invalidAcks++; // acknowledges data never sent
       return;
     }
-    this.#ackTime = now;
-    this.#newlyAckedBytes = 0;
-    this.#rateSample = undefined;
-    const inFlightBefore = sent.bytesInFlight;
     const advanced = cum > sent.una;
-    this.#fackBefore = sent.highestAcked;
-    if (advanced) sent.ackBelow(cum, this.#onSegmentAcked);
-    const r = ack.ranges;
-    let phantom = false;
-    for (let i = 0; i < r.length; i += 2) {
-      const start = unwrapSeq(r[i], sent.una);
-      const end = start + ((r[i + 1] - r[i]) >>> 0);
-      if (end > sent.nxt) {
-        // Selectively acknowledges data never sent (forged, or data injected at the receiver): the
-        // range is ignored, and the ACK does not count as a duplicate either. The rest still counts,
-        // or whoever can make a receiver report phantom ranges could stall the sender.
-        this.#counters.invalidAcks++;
-        phantom = true;
-        continue;
-      }
-      sent.sack(start, end, this.#onSegmentAcked);
-    }
     if (advanced || p.tsval === this.#peerWindowTs || ((p.tsval - this.#peerWindowTs) | 0) > 0) {
       this.#peerWindow = ack.window;
       this.#peerWindowTs = p.tsval;
     }
-    const newly = this.#newlyAckedBytes;
-    if (newly > 0) {
-      const sample = (wrapSeq(now) - p.tsecr) >>> 0;
-      if (sample < 120_000_000) this.#rtt.update(sample, ack.ackDelay);
-    }
-    if (advanced) {
-      this.#dupAcks = 0;
-      this.#consecutiveRtos = 0;
-      this.#rtoBackoff = 0;
-      this.#tlpOutstanding = false;
-      this.#persistBackoff = 0;
-      this.#rtoDeadline = sent.count > 0 ? now + this.#rtt.rto : NEVER;
-    } else if (sent.count > 0 && !(p.flags & Flag.DATA) && r.length > 0 && !phantom) {
-      // A duplicate ACK (RFC 5681 §2): the threshold-th one retransmits the first hole, unless it
-      // was already retransmitted (its ACK is still on the way: RACK or the RTO decide about it).
-      if (++this.#dupAcks === this.#config.fastRetransmitThreshold) {
-        const first = sent.get(sent.una);
-        if (first?.inFlight && first.retransmits === 0 && !this.#rack.reorderingSeen)
-          this.#declareLost(now, first, LossCause.Fast);
-      }
-    }
-    this.#detectLosses(now);
-    if (newly > 0) {
-      const { rate, prior, appLimited } = this.#takeRateSample(now);
-      this.#cc.onAck(now, {
-        delivered: this.#delivered,
-        priorDelivered: prior,
-        deliveryRate: rate,
-        rateAppLimited: appLimited,
-        ackedBytes: newly,
-        bytesInFlight: sent.bytesInFlight,
-        latestRtt: this.#rtt.latest,
-        srtt: this.#rtt.srtt,
-        minRtt: this.#rtt.minRtt,
-        inRecovery: this.#inRecovery,
-        appLimited: this.#queue.isEmpty && inFlightBefore < this.#cc.window / 2,
-      });
-      this.#armTlp(now);
-    }
+    if (advanced) this.#persistBackoff = 0;
+    this.#loss.onAck(now, p, cum, this.#queue.isEmpty);
     if (this.#finSeq >= 0 && cum > this.#finSeq) {
       const s = this.#state;
       if (s === "FIN-WAIT-1" || s === "CLOSING" || s === "LAST-ACK") {
         this.#transition("rcv ACK of FIN");
         if (this.#state === "TIME-WAIT") this.#timeWaitDeadline = now + this.#config.timeWait;
-        this.#clearLossTimers();
+        this.#loss.clearTimers();
       }
     }
     if (this.#awaitingDrain && sent.count === 0 && this.#queue.isEmpty) {
@@ -1072,125 +981,14 @@ export class Connection {
     }
   }
 
-  #segmentAcked(seg: SentSegment): void {
-    this.#newlyAckedBytes += seg.size;
-    this.#delivered += seg.size;
-    this.#deliveredTime = this.#ackTime;
-    if (!this.#rateSample || seg.sentAt > this.#rateSample.sentAt) this.#rateSample = seg;
-    if (seg.sentAt > this.#recoveryStart && this.#inRecovery) {
-      this.#inRecovery = false;
-      this.#rack.onRecoveryEnd();
-    }
-    const sent = this.#sent;
-    if (
-      this.#rack.onDelivered(seg, this.#ackTime, this.#rtt.minRtt, this.#fackBefore, sent.una, sent.nxt) ===
-      Delivery.Spurious
-    )
-      this.#counters.spuriousRetransmits++;
-  }
-
-  /** The delivery rate over the flight of the newest packet this ACK acknowledged. */
-  #takeRateSample(now: Instant): { rate: number; prior: number; appLimited: boolean } {
-    const p = this.#rateSample;
-    if (!p) return { rate: 0, prior: this.#delivered, appLimited: true };
-    if (this.#appLimitedUntil > 0 && this.#delivered > this.#appLimitedUntil) this.#appLimitedUntil = 0;
-    const sendElapsed = p.sentAt - p.firstSentTime;
-    const ackElapsed = now - p.deliveredTime;
-    const interval = Math.max(sendElapsed, ackElapsed);
-    this.#firstSentTime = p.sentAt;
-    // Intervals shorter than the minimum RTT would overestimate the rate (§3.3).
-    if (interval <= 0 || interval < this.#rtt.minRtt) return { rate: 0, prior: p.delivered, appLimited: p.appLimited };
-    return { rate: ((this.#delivered - p.delivered) * 1e6) / interval, prior: p.delivered, appLimited: p.appLimited };
-  }
-
-  /** RACK time threshold and SACK DupThresh (RFC 8985 §6.2, RFC 6675 IsLost) over the scoreboard. */
-  #detectLosses(now: Instant): void {
-    const sent = this.#sent;
-    this.#rackDeadline = NEVER;
-    const rack = this.#rack;
-    if (sent.highestAcked < sent.una || rack.xmitTime < 0) return;
-    let sackedAbove = 0;
-    sent.forEachIn(sent.una, sent.highestAcked + 1, (seg) => {
-      if (seg.sacked) sackedAbove++;
-    });
-    const threshold = rack.reorderingSeen ? Number.POSITIVE_INFINITY : this.#config.fastRetransmitThreshold;
-    const lossDelay = rack.rtt + rack.reorderingWindow(this.#rtt.minRtt, this.#rtt.srtt);
-    let deadline = NEVER;
-    const end = sent.highestAcked;
-    for (let s = sent.una; s < end; s++) {
-      const seg = sent.get(s);
-      if (!seg) continue;
-      if (seg.sacked) {
-        sackedAbove--;
-        continue;
-      }
-      if (!seg.inFlight) continue;
-      if (seg.retransmits === 0 && sackedAbove >= threshold) {
-        this.#declareLost(now, seg, LossCause.Fast);
-      } else if (seg.sentAt <= rack.xmitTime) {
-        if (now >= seg.sentAt + lossDelay) this.#declareLost(now, seg, LossCause.Fast);
-        else if (seg.sentAt + lossDelay < deadline) deadline = seg.sentAt + lossDelay;
-      }
-    }
-    this.#rackDeadline = deadline;
-  }
-
-  #declareLost(now: Instant, seg: SentSegment, cause: LossCause): void {
-    this.#sent.markLost(seg);
-    seg.lossCause = cause;
-    this.#lostQueue.push(seg);
-    if (seg.sentAt > this.#recoveryStart) {
-      // A new congestion event: once per round trip of losses (RFC 9002 §7.3.2).
-      this.#recoveryStart = now;
-      this.#inRecovery = true;
-      this.#counters.congestionEvents++;
-      this.#cc.onCongestionEvent(now, this.#sent.bytesInFlight);
-    }
-  }
-
   #onRetransmissionTimeout(now: Instant): void {
-    this.#counters.rtoCount++;
-    if (++this.#consecutiveRtos > this.#config.maxRetransmissions) {
+    const loss = this.#loss;
+    if (!loss.onRetransmissionTimeout(now)) {
       this.#fail("ETIMEDOUT", `no acknowledgement after ${this.#config.maxRetransmissions} retransmissions`);
       return;
     }
-    const sent = this.#sent;
     // Four timeouts in a row after the packet size was raised: a PMTU black hole (RFC 8899 §4.3).
-    if (this.#consecutiveRtos >= 4 && this.#pmtu?.onBlackHole(now)) this.#setPacketSize(this.#pmtu.base);
-    // RFC 6298 §5.4–5.6: back off and resend; with SACK, everything unacknowledged is presumed lost.
-    this.#lostQueue = [];
-    this.#lostHead = 0;
-    sent.forEachIn(sent.una, sent.nxt, (seg) => {
-      if (seg.sacked) return;
-      sent.markLost(seg);
-      seg.lossCause = LossCause.Timeout;
-      this.#lostQueue.push(seg);
-    });
-    this.#cc.onRetransmissionTimeout(now, this.#consecutiveRtos === 1);
-    this.#recoveryStart = now; // losses of earlier segments belong to this episode
-    this.#inRecovery = false; // slow start again from the loss window
-    this.#rtoBackoff++;
-    this.#rtoDeadline = sent.count > 0 ? now + this.#rtt.backedOff(this.#rtoBackoff) : NEVER;
-    this.#tlpDeadline = NEVER;
-    this.#tlpPending = false;
-    this.#rackDeadline = NEVER;
-    this.#dupAcks = 0;
-  }
-
-  #armTlp(now: Instant): void {
-    this.#tlpDeadline = NEVER;
-    if (this.#tlpOutstanding || this.#inRecovery || !this.#rtt.hasSample || this.#sent.bytesInFlight === 0) return;
-    let pto = Math.max(this.#config.probeTimeoutFactor * this.#rtt.srtt, MIN_PTO); // RFC 8985 §7.2 (factor 2)
-    if (this.#sent.count === 1) pto += this.#config.maxAckDelay;
-    const deadline = now + pto;
-    if (deadline < this.#rtoDeadline) this.#tlpDeadline = deadline;
-  }
-
-  #clearLossTimers(): void {
-    if (this.#sent.count > 0) return;
-    this.#rtoDeadline = NEVER;
-    this.#tlpDeadline = NEVER;
-    this.#rackDeadline = NEVER;
+    if (loss.consecutiveRtos >= 4 && this.#pmtu?.onBlackHole(now)) this.#setPacketSize(this.#pmtu.base);
   }
 
   // ----- Sending -------------------------------------------------------------
@@ -1233,26 +1031,19 @@ export class Connection {
         return n;
       }
     }
-    const sent = this.#sent;
-    const cwnd = this.#cc.window;
+    const loss = this.#loss;
+    const sent = loss.sent;
+    const cwnd = loss.cc.window;
     this.#pacingDeadline = NEVER;
-    const paced = this.#cc.pacingRate !== undefined && now < this.#paceAt;
+    const paced = loss.cc.pacingRate !== undefined && now < this.#paceAt;
     if (paced) this.#pacingDeadline = this.#paceAt;
 
-    while (!paced && this.#lostHead < this.#lostQueue.length && sent.bytesInFlight < cwnd) {
-      const seg = this.#lostQueue[this.#lostHead++];
-      if (this.#lostHead === this.#lostQueue.length) {
-        this.#lostQueue.length = 0;
-        this.#lostHead = 0;
-      }
-      if (!seg.lost) continue;
-      if (seg.lossCause === LossCause.Timeout) this.#counters.timeoutRetransmits++;
-      else this.#counters.fastRetransmits++;
-      return this.#emitSegment(now, out, seg, true);
+    if (!paced && sent.bytesInFlight < cwnd) {
+      const seg = loss.nextRetransmission();
+      if (seg) return this.#emitSegment(now, out, seg, true);
     }
 
-    if (this.#tlpPending) {
-      this.#tlpPending = false;
+    if (loss.takeProbe()) {
       const n = this.#sendNewSegment(now, out, true);
       if (n > 0) {
         this.#counters.tailLossProbes++;
@@ -1270,7 +1061,7 @@ export class Connection {
       const n = this.#sendNewSegment(now, out, false);
       if (n > 0) return n;
       // Nothing more to send with room in the window: rate samples taken now are application-limited.
-      if (this.#queue.isEmpty) this.#appLimitedUntil = Math.max(1, this.#delivered + sent.bytesInFlight);
+      if (this.#queue.isEmpty) loss.onAppLimited();
     }
 
     if (this.#sendPing) {
@@ -1283,7 +1074,7 @@ export class Connection {
 
   #sendNewSegment(now: Instant, out: Uint8Array, probe: boolean): number {
     if (this.#queue.isEmpty) return 0;
-    const sent = this.#sent;
+    const sent = this.#loss.sent;
     if (sent.count >= MAX_SEGMENTS_AHEAD) return 0;
     const room = this.#mss - this.#piggybackAckSize(now);
     const want = this.#queue.peekSize(room);
@@ -1309,30 +1100,17 @@ export class Connection {
     this.#counters.segmentsSent++;
     this.#counters.payloadBytesSent += draft.payload.length;
     this.#awaitingDrain = true;
-    if (!probe) this.#armTlp(now);
+    if (!probe) this.#loss.armTlp(now);
     return n;
   }
 
   #emitSegment(now: Instant, out: Uint8Array, seg: SentSegment, resend: boolean): number {
-    if (this.#sent.bytesInFlight === 0) {
-      this.#firstSentTime = now;
-      this.#deliveredTime = now;
-    }
-    seg.delivered = this.#delivered;
-    seg.deliveredTime = this.#deliveredTime;
-    seg.firstSentTime = this.#firstSentTime;
-    seg.appLimited = this.#appLimitedUntil > 0;
     this.#out.seq = wrapSeq(seg.seq);
     this.#out.payload = seg.payload;
     this.#dataAckRanges = this.#piggybackRanges(now, seg.payload.length);
     const n = this.#emit(now, out, seg.flags, undefined);
-    if (resend) {
-      this.#sent.markResent(seg, now);
-      this.#counters.retransmits++;
-      this.#lastWasRetransmit = true;
-    }
-    if (this.#rtoDeadline === NEVER) this.#rtoDeadline = now + this.#rtt.backedOff(this.#rtoBackoff);
-    this.#cc.onPacketSent(now, n);
+    this.#loss.onSegmentSent(now, seg, n, resend);
+    if (resend) this.#lastWasRetransmit = true;
     this.#pace(now, n);
     return n;
   }
@@ -1422,7 +1200,7 @@ export class Connection {
    * timers fire a millisecond or more late, and time lost beyond the burst is never sent.
    */
   #pace(now: Instant, bytes: number): void {
-    const rate = this.#cc.pacingRate;
+    const rate = this.#loss.cc.pacingRate;
     if (rate === undefined || rate <= 0) return;
     const perByte = 1e6 / rate; // µs per byte
     const burst = Math.max(MIN_PACING_BURST_PACKETS * this.#maxPacketSize * perByte, PACING_BURST);
@@ -1492,9 +1270,8 @@ export class Connection {
     if (this.#state === "CLOSED") return;
     this.#error = error;
     this.#transition("abort");
-    this.#lostQueue = [];
-    this.#lostHead = 0;
-    this.#synDeadline = this.#rtoDeadline = this.#tlpDeadline = this.#rackDeadline = NEVER;
+    this.#loss.stop();
+    this.#synDeadline = NEVER;
     this.#persistDeadline = this.#timeWaitDeadline = NEVER;
     this.#push({ type: "closed", error });
   }

@@ -1,0 +1,369 @@
+/**
+ * The sender's loss recovery and delivery-rate estimation. It keeps the
+ * scoreboard of segments sent, learns from ACKs what was delivered, declares
+ * segments lost by duplicate ACKs / SACK count (RFC 6675), RACK time threshold
+ * (RFC 8985), a tail-loss probe and the RTO (RFC 6298), queues them for
+ * retransmission, and reports to the congestion controller what it saw: sends,
+ * acknowledgements with a delivery-rate sample
+ * (draft-cheng-iccrg-delivery-rate-estimation), congestion events, timeouts.
+ * The connection decides what to send and when; this decides what was lost.
+ */
+
+import type { TransportConfig } from "../config.js";
+import type { CongestionController } from "../congestion/controller.js";
+import { type Duration, type Instant, MS, NEVER } from "../time.js";
+import { Flag, type PacketRepr } from "../wire/packet.js";
+import { unwrapSeq, wrapSeq } from "../wire/seq.js";
+import { Delivery, Rack } from "./rack.js";
+import type { RttEstimator } from "./rtt.js";
+import { LossCause, type SentSegment, SentSegments } from "./sent-segments.js";
+import type { Counters } from "./stats.js";
+
+const MIN_PTO = 10 * MS;
+
+/** Loss detection, retransmission timers and delivery-rate estimation for one connection's sender. */
+export class LossRecovery {
+  /** The scoreboard: segments sent and not yet cumulatively acknowledged. */
+  readonly sent: SentSegments;
+  /** The congestion controller this drives (the connection reads its window and pacing rate). */
+  cc: CongestionController;
+  readonly #config: TransportConfig;
+  readonly #rtt: RttEstimator;
+  readonly #counters: Counters;
+  #lostQueue: SentSegment[] = [];
+  #lostHead = 0;
+
+  // Timers.
+  #rtoDeadline: Instant = NEVER;
+  #rtoBackoff = 0;
+  #consecutiveRtos = 0;
+  #tlpDeadline: Instant = NEVER;
+  #tlpPending = false;
+  #tlpOutstanding = false;
+  #rackDeadline: Instant = NEVER;
+  /** Once it has seen reordering, the DupThresh rules stop and losses are declared by time alone. */
+  readonly #rack = new Rack();
+  /** Highest sequence number acknowledged before the ACK being processed (RACK.fack). */
+  #fackBefore = -1;
+  #recoveryStart: Instant = -1;
+  #inRecovery = false;
+  #dupAcks = 0;
+  readonly #onSegmentAcked = (seg: SentSegment): void => this.#segmentAcked(seg);
+  #ackTime: Instant = 0;
+  #newlyAckedBytes = 0;
+
+  // Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation).
+  #delivered = 0;
+  #deliveredTime: Instant = 0;
+  #firstSentTime: Instant = 0;
+  #appLimitedUntil = 0;
+  #rateSample: SentSegment | undefined;
+
+  /**
+   * A sender whose first segment is numbered `isn`; `rtt` and `counters` are
+   * the connection's own, which this updates.
+   */
+  constructor(isn: number, config: TransportConfig, rtt: RttEstimator, counters: Counters, cc: CongestionController) {
+    this.sent = new SentSegments(isn);
+    this.#config = config;
+    this.#rtt = rtt;
+    this.#counters = counters;
+    this.cc = cc;
+  }
+
+  /** The earliest loss timer (RTO, tail-loss probe, RACK), or NEVER. */
+  get deadline(): Instant {
+    return Math.min(this.#rtoDeadline, this.#tlpDeadline, this.#rackDeadline);
+  }
+
+  /** The retransmission timeout with its current backoff. */
+  get rto(): Duration {
+    return this.#rtt.backedOff(this.#rtoBackoff);
+  }
+
+  /** Retransmission timeouts in a row without an acknowledgement of new data. */
+  get consecutiveRtos(): number {
+    return this.#consecutiveRtos;
+  }
+
+  // ----- Sending -------------------------------------------------------------
+
+  /**
+   * The next segment declared lost that is still to be resent, counted as a
+   * fast or timeout retransmission; undefined when none waits.
+   */
+  nextRetransmission(): SentSegment | undefined {
+    while (this.#lostHead < this.#lostQueue.length) {
+      const seg = this.#lostQueue[this.#lostHead++];
+      if (this.#lostHead === this.#lostQueue.length) {
+        this.#lostQueue.length = 0;
+        this.#lostHead = 0;
+      }
+      if (!seg.lost) continue;
+      if (seg.lossCause === LossCause.Timeout) this.#counters.timeoutRetransmits++;
+      else this.#counters.fastRetransmits++;
+      return seg;
+    }
+    return undefined;
+  }
+
+  /** True (once) when the tail-loss probe timer fired and a probe should go out. */
+  takeProbe(): boolean {
+    if (!this.#tlpPending) return false;
+    this.#tlpPending = false;
+    return true;
+  }
+
+  /** Nothing more to send with room in the window: rate samples taken now are application-limited. */
+  onAppLimited(): void {
+    this.#appLimitedUntil = Math.max(1, this.#delivered + this.sent.bytesInFlight);
+  }
+
+  /**
+   * `seg` went out at `now` in a datagram of `bytes` (`resend`: again): stamps
+   * its delivery-rate state, puts a resent segment back in flight, arms the
+   * RTO and tells the controller. A new segment is pushed on `sent` after this.
+   */
+  onSegmentSent(now: Instant, seg: SentSegment, bytes: number, resend: boolean): void {
+    if (this.sent.bytesInFlight === 0) {
+      this.#firstSentTime = now;
+      this.#deliveredTime = now;
+    }
+    seg.delivered = this.#delivered;
+    seg.deliveredTime = this.#deliveredTime;
+    seg.firstSentTime = this.#firstSentTime;
+    seg.appLimited = this.#appLimitedUntil > 0;
+    if (resend) {
+      this.sent.markResent(seg, now);
+      this.#counters.retransmits++;
+    }
+    if (this.#rtoDeadline === NEVER) this.#rtoDeadline = now + this.#rtt.backedOff(this.#rtoBackoff);
+    this.cc.onPacketSent(now, bytes);
+  }
+
+  /** Arms the tail-loss probe timer (RFC 8985 §7.2) after new data was sent or acknowledged. */
+  armTlp(now: Instant): void {
+    this.#tlpDeadline = NEVER;
+    if (this.#tlpOutstanding || this.#inRecovery || !this.#rtt.hasSample || this.sent.bytesInFlight === 0) return;
+    let pto = Math.max(this.#config.probeTimeoutFactor * this.#rtt.srtt, MIN_PTO); // RFC 8985 §7.2 (factor 2)
+    if (this.sent.count === 1) pto += this.#config.maxAckDelay;
+    const deadline = now + pto;
+    if (deadline < this.#rtoDeadline) this.#tlpDeadline = deadline;
+  }
+
+  // ----- Acknowledgements ----------------------------------------------------
+
+  /**
+   * Processes the ACK section of `p`, whose cumulative ACK `cum` the caller
+   * checked lies in [una, nxt]: updates the scoreboard and the RTT, resets the
+   * backoff when new data is acknowledged, declares losses, and feeds the
+   * controller a sample. `queueEmpty`: no application data waits to be sent.
+   */
+  onAck(now: Instant, p: PacketRepr, cum: number, queueEmpty: boolean): void {
+    const ack = p.ack as NonNullable<PacketRepr["ack"]>;
+    const sent = this.sent;
+    this.#ackTime = now;
+    this.#newlyAckedBytes = 0;
+    this.#rateSample = undefined;
+    const inFlightBefore = sent.bytesInFlight;
+    const advanced = cum > sent.una;
+    this.#fackBefore = sent.highestAcked;
+    if (advanced) sent.ackBelow(cum, this.#onSegmentAcked);
+    const r = ack.ranges;
+    let phantom = false;
+    for (let i = 0; i < r.length; i += 2) {
+      const start = unwrapSeq(r[i], sent.una);
+      const end = start + ((r[i + 1] - r[i]) >>> 0);
+      if (end > sent.nxt) {
+        // Selectively acknowledges data never sent (forged, or data injected at the receiver): the
+        // range is ignored, and the ACK does not count as a duplicate either. The rest still counts,
+        // or whoever can make a receiver report phantom ranges could stall the sender.
+        this.#counters.invalidAcks++;
+        phantom = true;
+        continue;
+      }
+      sent.sack(start, end, this.#onSegmentAcked);
+    }
+    const newly = this.#newlyAckedBytes;
+    if (newly > 0) {
+      const sample = (wrapSeq(now) - p.tsecr) >>> 0;
+      if (sample < 120_000_000) this.#rtt.update(sample, ack.ackDelay);
+    }
+    if (advanced) {
+      this.#dupAcks = 0;
+      this.#consecutiveRtos = 0;
+      this.#rtoBackoff = 0;
+      this.#tlpOutstanding = false;
+      this.#rtoDeadline = sent.count > 0 ? now + this.#rtt.rto : NEVER;
+    } else if (sent.count > 0 && !(p.flags & Flag.DATA) && r.length > 0 && !phantom) {
+      // A duplicate ACK (RFC 5681 §2): the threshold-th one retransmits the first hole, unless it
+      // was already retransmitted (its ACK is still on the way: RACK or the RTO decide about it).
+      if (++this.#dupAcks === this.#config.fastRetransmitThreshold) {
+        const first = sent.get(sent.una);
+        if (first?.inFlight && first.retransmits === 0 && !this.#rack.reorderingSeen)
+          this.#declareLost(now, first, LossCause.Fast);
+      }
+    }
+    this.#detectLosses(now);
+    if (newly > 0) {
+      const { rate, prior, appLimited } = this.#takeRateSample(now);
+      this.cc.onAck(now, {
+        delivered: this.#delivered,
+        priorDelivered: prior,
+        deliveryRate: rate,
+        rateAppLimited: appLimited,
+        ackedBytes: newly,
+        bytesInFlight: sent.bytesInFlight,
+        latestRtt: this.#rtt.latest,
+        srtt: this.#rtt.srtt,
+        minRtt: this.#rtt.minRtt,
+        inRecovery: this.#inRecovery,
+        appLimited: queueEmpty && inFlightBefore < this.cc.window / 2,
+      });
+      this.armTlp(now);
+    }
+  }
+
+  #segmentAcked(seg: SentSegment): void {
+    this.#newlyAckedBytes += seg.size;
+    this.#delivered += seg.size;
+    this.#deliveredTime = this.#ackTime;
+    if (!this.#rateSample || seg.sentAt > this.#rateSample.sentAt) this.#rateSample = seg;
+    if (seg.sentAt > this.#recoveryStart && this.#inRecovery) {
+      this.#inRecovery = false;
+      this.#rack.onRecoveryEnd();
+    }
+    const sent = this.sent;
+    if (
+      this.#rack.onDelivered(seg, this.#ackTime, this.#rtt.minRtt, this.#fackBefore, sent.una, sent.nxt) ===
+      Delivery.Spurious
+    )
+      this.#counters.spuriousRetransmits++;
+  }
+
+  /** The delivery rate over the flight of the newest packet this ACK acknowledged. */
+  #takeRateSample(now: Instant): { rate: number; prior: number; appLimited: boolean } {
+    const p = this.#rateSample;
+    if (!p) return { rate: 0, prior: this.#delivered, appLimited: true };
+    if (this.#appLimitedUntil > 0 && this.#delivered > this.#appLimitedUntil) this.#appLimitedUntil = 0;
+    const sendElapsed = p.sentAt - p.firstSentTime;
+    const ackElapsed = now - p.deliveredTime;
+    const interval = Math.max(sendElapsed, ackElapsed);
+    this.#firstSentTime = p.sentAt;
+    // Intervals shorter than the minimum RTT would overestimate the rate (§3.3).
+    if (interval <= 0 || interval < this.#rtt.minRtt) return { rate: 0, prior: p.delivered, appLimited: p.appLimited };
+    return { rate: ((this.#delivered - p.delivered) * 1e6) / interval, prior: p.delivered, appLimited: p.appLimited };
+  }
+
+  // ----- Loss detection ------------------------------------------------------
+
+  /** RACK time threshold and SACK DupThresh (RFC 8985 §6.2, RFC 6675 IsLost) over the scoreboard. */
+  #detectLosses(now: Instant): void {
+    const sent = this.sent;
+    this.#rackDeadline = NEVER;
+    const rack = this.#rack;
+    if (sent.highestAcked < sent.una || rack.xmitTime < 0) return;
+    let sackedAbove = 0;
+    sent.forEachIn(sent.una, sent.highestAcked + 1, (seg) => {
+      if (seg.sacked) sackedAbove++;
+    });
+    const threshold = rack.reorderingSeen ? Number.POSITIVE_INFINITY : this.#config.fastRetransmitThreshold;
+    const lossDelay = rack.rtt + rack.reorderingWindow(this.#rtt.minRtt, this.#rtt.srtt);
+    let deadline = NEVER;
+    const end = sent.highestAcked;
+    for (let s = sent.una; s < end; s++) {
+      const seg = sent.get(s);
+      if (!seg) continue;
+      if (seg.sacked) {
+        sackedAbove--;
+        continue;
+      }
+      if (!seg.inFlight) continue;
+      if (seg.retransmits === 0 && sackedAbove >= threshold) {
+        this.#declareLost(now, seg, LossCause.Fast);
+      } else if (seg.sentAt <= rack.xmitTime) {
+        if (now >= seg.sentAt + lossDelay) this.#declareLost(now, seg, LossCause.Fast);
+        else if (seg.sentAt + lossDelay < deadline) deadline = seg.sentAt + lossDelay;
+      }
+    }
+    this.#rackDeadline = deadline;
+  }
+
+  #declareLost(now: Instant, seg: SentSegment, cause: LossCause): void {
+    this.sent.markLost(seg);
+    seg.lossCause = cause;
+    this.#lostQueue.push(seg);
+    if (seg.sentAt > this.#recoveryStart) {
+      // A new congestion event: once per round trip of losses (RFC 9002 §7.3.2).
+      this.#recoveryStart = now;
+      this.#inRecovery = true;
+      this.#counters.congestionEvents++;
+      this.cc.onCongestionEvent(now, this.sent.bytesInFlight);
+    }
+  }
+
+  // ----- Timers --------------------------------------------------------------
+
+  /** Runs the RACK and tail-loss-probe timers due at `now` (the RTO is `onRetransmissionTimeout`). */
+  onTimeout(now: Instant): void {
+    if (now >= this.#rackDeadline) {
+      this.#rackDeadline = NEVER;
+      this.#detectLosses(now);
+    }
+    if (now >= this.#tlpDeadline) {
+      this.#tlpDeadline = NEVER;
+      this.#tlpPending = true;
+      this.#tlpOutstanding = true;
+    }
+  }
+
+  /** True when the retransmission timer is due at `now`. */
+  rtoDue(now: Instant): boolean {
+    return now >= this.#rtoDeadline;
+  }
+
+  /**
+   * The retransmission timer fired: every unacknowledged segment is declared
+   * lost and the timer backs off. False, and nothing else changes, when this
+   * timeout exceeds maxRetransmissions: the connection must give up.
+   */
+  onRetransmissionTimeout(now: Instant): boolean {
+    this.#counters.rtoCount++;
+    if (++this.#consecutiveRtos > this.#config.maxRetransmissions) return false;
+    const sent = this.sent;
+    // RFC 6298 §5.4–5.6: back off and resend; with SACK, everything unacknowledged is presumed lost.
+    this.#lostQueue = [];
+    this.#lostHead = 0;
+    sent.forEachIn(sent.una, sent.nxt, (seg) => {
+      if (seg.sacked) return;
+      sent.markLost(seg);
+      seg.lossCause = LossCause.Timeout;
+      this.#lostQueue.push(seg);
+    });
+    this.cc.onRetransmissionTimeout(now, this.#consecutiveRtos === 1);
+    this.#recoveryStart = now; // losses of earlier segments belong to this episode
+    this.#inRecovery = false; // slow start again from the loss window
+    this.#rtoBackoff++;
+    this.#rtoDeadline = sent.count > 0 ? now + this.#rtt.backedOff(this.#rtoBackoff) : NEVER;
+    this.#tlpDeadline = NEVER;
+    this.#tlpPending = false;
+    this.#rackDeadline = NEVER;
+    this.#dupAcks = 0;
+    return true;
+  }
+
+  /** Stops the loss timers once nothing is outstanding (our FIN was acknowledged). */
+  clearTimers(): void {
+    if (this.sent.count > 0) return;
+    this.#rtoDeadline = NEVER;
+    this.#tlpDeadline = NEVER;
+    this.#rackDeadline = NEVER;
+  }
+
+  /** The connection closed: nothing is resent and no loss timer runs any more. */
+  stop(): void {
+    this.#lostQueue = [];
+    this.#lostHead = 0;
+    this.#rtoDeadline = this.#tlpDeadline = this.#rackDeadline = NEVER;
+  }
+}
