@@ -3,6 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { UsageError, wantsHelp } from "./args.js";
+import { benchCommand } from "./bench.js";
 import { type Command, EXIT_FAILURE, EXIT_USAGE, flushWritable } from "./command.js";
 import { demoCommand } from "./demo.js";
 import { echoCommand } from "./echo.js";
@@ -23,6 +24,7 @@ const COMMANDS: readonly Command[] = [
   tunnelCommand,
   keygenCommand,
   demoCommand,
+  benchCommand,
 ];
 
 function help(): string {
@@ -48,6 +50,7 @@ Examples:
   rudp send file.bin 192.0.2.7 5000 --peer-key <key>
   rudp proxy --listen 6000 --to 127.0.0.1:5000 --loss 10% --delay 25ms
   rudp demo --size 32MiB --loss 10% --delay 40ms
+  rudp bench --size 256MiB
 `;
 }
 

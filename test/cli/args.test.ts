@@ -9,7 +9,7 @@ import { killAll, runRudp } from "./helpers.js";
 
 after(killAll);
 
-const COMMANDS = ["send", "recv", "echo-server", "echo", "proxy", "tunnel", "keygen", "demo"];
+const COMMANDS = ["send", "recv", "echo-server", "echo", "proxy", "tunnel", "keygen", "demo", "bench"];
 
 test("rudp --help lists every command; each command has --help with examples", { timeout: 60_000 }, async () => {
   const [top, ...each] = await Promise.all([runRudp(["--help"]), ...COMMANDS.map((c) => runRudp([c, "--help"]))]);
