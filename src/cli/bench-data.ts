@@ -1,6 +1,7 @@
 /** The data `rudp bench` sends on loopback, and the CRC-32 both processes compute over it. */
 
 import * as zlib from "node:zlib";
+import { crc32 as coreCrc32 } from "../core/wire/crc32.js";
 
 /** Bytes per write: the sender hands the transport 64 KiB slices of the pattern. */
 const WRITE_SIZE = 64 * 1024;
@@ -31,22 +32,9 @@ export function* benchChunks(total: number): Generator<Buffer> {
   }
 }
 
-const CRC_TABLE = Int32Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c;
-});
-
-/** CRC-32 in JavaScript, for Node 20 releases whose zlib lacks `crc32` (added in 20.15). */
-function crc32Fallback(data: Uint8Array, value = 0): number {
-  let c = ~value;
-  for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
-}
-
-/** Continues the CRC-32 `value` over `data` (zlib's when available). */
+/** Continues the CRC-32 `value` over `data`: zlib's, or the core's where zlib lacks it (before Node 20.15). */
 export const crc32: (data: Uint8Array, value?: number) => number =
-  typeof zlib.crc32 === "function" ? zlib.crc32 : crc32Fallback;
+  typeof zlib.crc32 === "function" ? zlib.crc32 : (data, value = 0) => coreCrc32(data, 0, data.length, value);
 
 /** The CRC-32 of a whole `total`-byte transfer. */
 export function expectedCrc(total: number): number {

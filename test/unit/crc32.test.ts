@@ -74,3 +74,12 @@ test("agrees with zlib.crc32 (injected by the Node runtime) at packet sizes", { 
   for (const n of [0, 1, 7, 8, 9, 20, 1196, 1200, 9000, 65503, 65536])
     assert.equal(crc32(data, 0, n), zlib.crc32(data.subarray(0, n)), `length ${n}`);
 });
+
+test("a CRC-32 continued over a split buffer equals the CRC-32 of the whole (as zlib.crc32(data, value))", () => {
+  const data = Uint8Array.from({ length: 1000 }, (_, i) => (i * 31) & 0xff);
+  const whole = crc32(data);
+  for (const cut of [0, 1, 7, 8, 500, 999, 1000]) {
+    assert.equal(crc32(data, cut, data.length, crc32(data, 0, cut)), whole, `split at ${cut}`);
+    if (typeof zlib.crc32 === "function") assert.equal(zlib.crc32(data.subarray(cut), crc32(data, 0, cut)), whole);
+  }
+});

@@ -28,10 +28,10 @@ function buildTables(): Uint32Array {
   return t;
 }
 
-/** CRC-32 of `data[start, end)`. */
-export function crc32(data: Uint8Array, start = 0, end = data.length): number {
+/** CRC-32 of `data[start, end)`, continuing from the CRC-32 `value` of the bytes before them (as zlib's). */
+export function crc32(data: Uint8Array, start = 0, end = data.length, value = 0): number {
   const t = TABLES;
-  let crc = ~0;
+  let crc = ~value;
   let i = start;
   const stop8 = end - ((end - start) & 7);
   while (i < stop8) {
