@@ -134,3 +134,31 @@ test("ProbeRTT keeps half a BDP in flight (BBRv2), not 4 packets", () => {
   const bdp = (rate * RTT) / 1e6;
   assert.ok(bbr.window >= 0.5 * bdp && bbr.window < bdp, `window ${bbr.window}, BDP ${bdp}`);
 });
+
+test("ACKs that arrive in bursts raise the window by the excess they deliver (ACK aggregation), after the pipe is full", () => {
+  const bbr = new Bbr(PACKET, 10);
+  const rate = 12_500_000;
+  let clock = feed(bbr, { now: 0, delivered: 0 }, 30, rate);
+  const bdp = (rate * RTT) / 1e6;
+  const smooth = bbr.window;
+  assert.ok(smooth < 2 * bdp + 10 * PACKET, `smooth ACKs: window ${smooth}, 2·BDP ${2 * bdp}`);
+  // An event loop that sleeps 20 ms, then acknowledges 20 ms of data in one go, ten ACKs at the same instant.
+  for (let burst = 0; burst < 20; burst++) {
+    clock = { now: clock.now + 20 * MS, delivered: clock.delivered };
+    const each = (rate * 0.02) / 10;
+    for (let i = 0; i < 10; i++) {
+      clock.delivered += each;
+      bbr.onAck(
+        clock.now,
+        sample({
+          ackedBytes: each,
+          delivered: clock.delivered,
+          priorDelivered: clock.delivered - bdp,
+          deliveryRate: rate,
+          bytesInFlight: bdp,
+        }),
+      );
+    }
+  }
+  assert.ok(bbr.window > smooth + 100_000, `bursty ACKs: window ${bbr.window}, was ${smooth}`);
+});

@@ -19,6 +19,7 @@ const PROBE_BW_GAINS = [1.25, 0.75, 1, 1, 1, 1, 1, 1];
 const BW_WINDOW_ROUNDS = 10;
 const MIN_RTT_WINDOW = 10_000_000; // µs
 const PROBE_RTT_DURATION = 200_000; // µs
+const MAX_EXTRA_ACKED_SECONDS = 0.1;
 /**
  * ProbeRTT holds half a BDP in flight (BBRv2/v3), not 4 packets (v1): enough to drain the queue
  * and measure RTprop, while keeping half the rate and enough packets in flight for RACK to see
@@ -55,6 +56,11 @@ export class Bbr implements CongestionController {
   /** Bytes delivered when the last ACK arrived, and at the retransmission timeout whose window is to be restored (−1: none). */
   #lastDelivered = 0;
   #latestRtt = 0;
+  /** ACK aggregation: the current burst's start and bytes, and the max excess of recent rounds. */
+  #aggregationStart: Instant = 0;
+  #aggregationDelivered = 0;
+  #extraAckedSamples: { round: number; bw: number }[] = [];
+  #extraAcked = 0;
   /** A congestion event happened during the current ProbeBW phase. */
   #lossInPhase = false;
   #restoreAfterDelivered = -1;
@@ -92,6 +98,7 @@ export class Bbr implements CongestionController {
       this.#round++;
     }
     if (s.deliveryRate > 0 && (!s.rateAppLimited || s.deliveryRate >= this.#btlBw)) this.#updateBw(s.deliveryRate);
+    this.#updateAckAggregation(now, s.ackedBytes);
     if (s.latestRtt > 0) this.#latestRtt = s.latestRtt;
     if (s.latestRtt > 0 && (s.latestRtt <= this.#minRtt || now - this.#minRttStamp > MIN_RTT_WINDOW)) {
       if (
@@ -171,6 +178,32 @@ export class Bbr implements CongestionController {
     this.#btlBw = max;
   }
 
+  /**
+   * BBRUpdateACKAggregation (draft §4.6.4.4, Linux's extra_acked): how much more data ACKs
+   * delivered in a burst than BtlBw accounts for since the burst began, as a max over 10 rounds.
+   * Hosts that batch (an event loop, Wi-Fi, delayed ACKs) acknowledge in bursts; without this
+   * allowance a window of 2·BDP (BDP from the unloaded RTT) runs dry between bursts.
+   */
+  #updateAckAggregation(now: Instant, ackedBytes: number): void {
+    if (this.#btlBw === 0) return;
+    let expected = (this.#btlBw * (now - this.#aggregationStart)) / 1e6;
+    if (this.#aggregationDelivered <= expected) {
+      this.#aggregationDelivered = 0;
+      this.#aggregationStart = now;
+      expected = 0;
+    }
+    this.#aggregationDelivered += ackedBytes;
+    const extra = Math.min(this.#aggregationDelivered - expected, this.#window);
+    const samples = this.#extraAckedSamples;
+    const last = samples[samples.length - 1];
+    if (last && last.round === this.#round) last.bw = Math.max(last.bw, extra);
+    else samples.push({ round: this.#round, bw: extra });
+    while (samples.length > 0 && samples[0].round <= this.#round - BW_WINDOW_ROUNDS) samples.shift();
+    let max = 0;
+    for (const x of samples) if (x.bw > max) max = x.bw;
+    this.#extraAcked = max;
+  }
+
   #checkFullPipe(): void {
     if (this.#btlBw >= this.#fullBw * 1.25) {
       this.#fullBw = this.#btlBw;
@@ -220,7 +253,9 @@ export class Bbr implements CongestionController {
       this.#window = Math.max(floor, this.#bdp(PROBE_RTT_CWND_GAIN));
       return;
     }
-    const target = this.#bdp(this.#cwndGain) + 3 * this.#packetSize;
+    // As Linux: the aggregation allowance once the pipe is full, at most 100 ms at BtlBw.
+    const aggregation = this.#filledPipe ? Math.min(this.#extraAcked, this.#btlBw * MAX_EXTRA_ACKED_SECONDS) : 0;
+    const target = this.#bdp(this.#cwndGain) + 3 * this.#packetSize + aggregation;
     if (this.#filledPipe) this.#window = Math.min(this.#window + s.ackedBytes, target);
     else if (this.#window < target || this.#btlBw === 0) this.#window += s.ackedBytes;
     this.#window = Math.max(this.#window, floor);
