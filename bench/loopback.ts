@@ -5,33 +5,32 @@
  * untimed warm-up transfer on its own connection. Transports: rudp with its
  * default 1200-byte datagrams, rudp with 64 KB datagrams, udx-native, kernel
  * TCP, and for reference a credit-flow-controlled node:dgram blast at both
- * datagram sizes (bench/dgram-blast.ts). Runs are interleaved (run 1 of each
- * transport, then run 2...).
+ * datagram sizes (src/cli/bench-blast.ts, the one `rudp bench` runs). The data
+ * is `rudp bench`'s too (src/cli/bench-data.ts). Runs are interleaved (run 1 of
+ * each transport, then run 2...).
  */
 
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import net from "node:net";
-import { crc32 } from "node:zlib";
+import { BLAST_SOCKET_BUFFER, blastSend, openBlastSocket } from "../src/cli/bench-blast.js";
+import { benchChunks, expectedCrc, pump } from "../src/cli/bench-data.js";
+import { ReportQueue } from "../src/cli/bench-reports.js";
 import { connect, DEFAULT_CONFIG, type Socket } from "../src/index.js";
-import { blastSend, openBlastSocket } from "./dgram-blast.js";
 import { loadUdx } from "./udx.js";
 
 /** Messages from the parent to bench/peer.ts. */
 export type PeerCommand =
   | { cmd: "listen"; transport: Kind; maxPacketSize?: number; encrypted?: boolean }
   /** udx: create stream `localId` in the receiver, connected to the sender's stream `remoteId` at `port`. */
-  | { cmd: "udx-peer"; port: number; localId: number; remoteId: number }
-  /** dgram blast: open a receiving socket connected to the sender's socket at `port` and await its datagrams. */
-  | { cmd: "dgram-peer"; port: number };
+  | { cmd: "udx-peer"; port: number; localId: number; remoteId: number };
 
 /** Messages from bench/peer.ts to the parent. */
 export type PeerReport =
-  | { type: "ready"; port: number }
+  /** Listening; for the dgram blast, the credit window the sender starts with. */
+  | { type: "ready"; port: number; window?: number }
   | { type: "udx-connected" }
-  /** dgram blast: the port of the transfer's receiving socket. */
-  | { type: "dgram-connected"; port: number }
   | { type: "error"; message: string }
   | {
       type: "done";
@@ -130,6 +129,8 @@ export interface RunResult {
   mtu?: number;
   /** Kernel UDP receive-buffer drops during the run (system-wide, Linux only). */
   rcvbufErrors?: number;
+  /** dgram blast only: the receiver's credit window, in datagrams. */
+  window?: number;
 }
 
 export interface LoopbackOptions {
@@ -137,67 +138,12 @@ export interface LoopbackOptions {
   runs: number;
 }
 
-// ----- Data: a fixed pseudo-random pattern, repeated; its length is odd so chunks never line up with packets. ----------
-
-const PATTERN = makePattern((1 << 20) + 13);
-const WRITE_SIZE = 64 * 1024;
-
-function makePattern(n: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = 0x9e3779b9;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
-
-/** The chunks of a `total`-byte transfer: 64 KiB slices walking the repeated pattern. */
-function* chunks(total: number): Generator<Buffer> {
-  let off = 0;
-  for (let sent = 0; sent < total; ) {
-    const n = Math.min(WRITE_SIZE, PATTERN.length - off, total - sent);
-    yield PATTERN.subarray(off, off + n);
-    off = (off + n) % PATTERN.length;
-    sent += n;
-  }
-}
-
-/** The CRC-32 the receiver must report. */
-function expectedCrc(total: number): number {
-  let crc = 0;
-  for (const c of chunks(total)) crc = crc32(c, crc);
-  return crc;
-}
-
-/** Writes the transfer with backpressure, then ends the stream. */
-function pump(
-  stream: { write(c: Buffer): boolean; end(): void; once(e: "drain", f: () => void): unknown },
-  total: number,
-) {
-  const it = chunks(total);
-  const more = () => {
-    for (let r = it.next(); !r.done; r = it.next()) {
-      if (!stream.write(r.value)) {
-        stream.once("drain", more);
-        return;
-      }
-    }
-    stream.end();
-  };
-  more();
-}
-
 // ----- Child process -------------------------------------------------------------------------
 
 /** The receiver process, with a queue of its reports. */
 class Peer {
   readonly child: ChildProcess;
-  readonly #reports: PeerReport[] = [];
-  #waiter: (() => void) | undefined;
-  #exited = false;
+  readonly reports = new ReportQueue<PeerReport>();
 
   constructor() {
     this.child = fork(new URL("./peer.ts", import.meta.url), [], {
@@ -205,14 +151,8 @@ class Peer {
       execArgv: ["--import", "tsx", ...(process.env.BENCH_PEER_NODE_ARGS?.split(" ").filter(Boolean) ?? [])],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
-    this.child.on("message", (m: PeerReport) => {
-      this.#reports.push(m);
-      this.#waiter?.();
-    });
-    this.child.on("exit", () => {
-      this.#exited = true;
-      this.#waiter?.();
-    });
+    this.child.on("message", (m: PeerReport) => this.reports.push(m));
+    this.child.on("exit", () => this.reports.end("receiver exited"));
   }
 
   send(cmd: PeerCommand): void {
@@ -220,27 +160,13 @@ class Peer {
   }
 
   /** The next report of `type` (an "error" report or the child's exit rejects). */
-  async next<T extends PeerReport["type"]>(type: T, signal: AbortSignal): Promise<Extract<PeerReport, { type: T }>> {
-    for (;;) {
-      const i = this.#reports.findIndex((r) => r.type === type || r.type === "error");
-      if (i >= 0) {
-        const r = this.#reports.splice(i, 1)[0];
-        if (r.type === "error") throw new Error(`receiver: ${r.message}`);
-        return r as Extract<PeerReport, { type: T }>;
-      }
-      if (this.#exited) throw new Error("receiver exited");
-      if (signal.aborted) throw new Error("timed out");
-      await new Promise<void>((resolve) => {
-        this.#waiter = resolve;
-        signal.addEventListener("abort", () => resolve(), { once: true });
-      });
-      this.#waiter = undefined;
-    }
+  next<T extends PeerReport["type"]>(type: T, signal: AbortSignal): Promise<Extract<PeerReport, { type: T }>> {
+    return this.reports.next(type, signal);
   }
 
   /** Lets the child exit (or kills it after 3 s). */
   async stop(): Promise<void> {
-    if (this.#exited) return;
+    if (this.reports.ended) return;
     if (this.child.connected) this.child.disconnect();
     const timer = setTimeout(() => this.child.kill("SIGKILL"), 3000);
     await once(this.child, "exit").catch(() => {});
@@ -265,8 +191,11 @@ function rcvbufErrors(): number | undefined {
 
 // ----- Senders -----------------------------------------------------------------------------------
 
-/** Kernel buffers of udx's UDP sockets: the same as rudp's default (`udpRecvBufferSize`/`udpSendBufferSize`). */
-export const UDX_SOCKET_BUFFER = 4 * 1024 * 1024;
+/**
+ * Kernel buffers of udx's UDP sockets: the same as rudp's default (`udpRecvBufferSize`/`udpSendBufferSize`)
+ * and the dgram blast's.
+ */
+export const UDX_SOCKET_BUFFER = BLAST_SOCKET_BUFFER;
 
 /** A transfer under way, seen from the sender. */
 interface Sending {
@@ -274,20 +203,23 @@ interface Sending {
   cpu: NodeJS.CpuUsage;
   /** Settles once the sending side has fully closed. */
   closed: Promise<unknown>;
-  /** Sender-side statistics (rudp). */
+  /** Sender-side statistics (rudp; the dgram blast's credit window). */
   stats: () => Partial<RunResult>;
+  /** Called once the receiver has reported: closes what does not close by itself (the dgram blast's socket). */
+  finish?: () => void;
 }
 
 /** Opens the sending side and starts writing `total` bytes. */
 async function startSender(
   t: Transport,
   peer: Peer,
-  port: number,
+  ready: Extract<PeerReport, { type: "ready" }>,
   total: number,
   udxIds: number,
   signal: AbortSignal,
   cleanup: (() => void)[],
 ): Promise<Sending> {
+  const { port } = ready;
   if (t.kind === "rudp") {
     const socket: Socket = connect({
       port,
@@ -332,25 +264,21 @@ async function startSender(
     return { started, cpu, closed, stats: () => ({}) };
   }
   if (t.kind === "dgram") {
-    const socket = await openBlastSocket(UDX_SOCKET_BUFFER);
+    // A new socket (port) per transfer: the receiver tells transfers apart by the sender's port.
+    const socket = await openBlastSocket();
     socket.on("error", () => {}); // reported through the receiver or the timeout
     let open = true;
-    const closed = new Promise<void>((resolve) =>
-      socket.once("close", () => {
-        open = false;
-        resolve();
-      }),
-    );
-    cleanup.push(() => {
+    const close = () => {
       if (open) socket.close();
-    });
-    peer.send({ cmd: "dgram-peer", port: socket.address().port });
-    const receiver = await peer.next("dgram-connected", signal);
-    await new Promise<void>((resolve) => socket.connect(receiver.port, "127.0.0.1", resolve));
+      open = false;
+    };
+    cleanup.push(close);
+    await new Promise<void>((resolve) => socket.connect(port, "127.0.0.1", resolve));
     const started = performance.now();
     const cpu = process.cpuUsage();
-    blastSend(socket, total, t.maxPacketSize ?? 1200, chunks(total));
-    return { started, cpu, closed, stats: () => ({}) };
+    blastSend(socket, total, t.maxPacketSize ?? 1200, ready.window ?? 4, benchChunks(total));
+    // The blast has no close handshake: the socket closes once the receiver has reported.
+    return { started, cpu, closed: Promise.resolve(), stats: () => ({ window: ready.window }), finish: close };
   }
   const UDX = await loadUdx();
   if (!UDX) throw new Error("udx-native not installed");
@@ -398,16 +326,17 @@ export async function runOnce(t: Transport, total: number): Promise<RunResult> {
   const timeout = AbortSignal.timeout(20_000 + ((total + WARMUP_BYTES) / 2 ** 20) * 1000);
   try {
     peer.send({ cmd: "listen", transport: t.kind, maxPacketSize: t.maxPacketSize, encrypted: t.encrypted });
-    const { port } = await peer.next("ready", timeout);
+    const ready = await peer.next("ready", timeout);
     /** One transfer on a new connection: timed, checked against the expected size and CRC. */
     const transfer = async (bytes: number, udxIds: number) => {
       const drops = rcvbufErrors();
-      const sender = await startSender(t, peer, port, bytes, udxIds, timeout, cleanup);
+      const sender = await startSender(t, peer, ready, bytes, udxIds, timeout, cleanup);
       const done = await peer.next("done", timeout);
       const seconds = (performance.now() - sender.started) / 1000;
       const cpu = process.cpuUsage(sender.cpu);
       const dropsAfter = rcvbufErrors();
       const stats = sender.stats();
+      sender.finish?.();
       // Let both ends finish closing before going on (not timed).
       await Promise.race([sender.closed, new Promise((r) => setTimeout(r, 5000))]);
       if (done.lost) throw new Error(`lost ${done.lost} datagrams (${done.bytes} of ${bytes} bytes received)`);

@@ -1,10 +1,9 @@
 /** Loopback receiver, run as a child process by bench/loopback.ts: accepts transfers, verifies each and reports its own CPU. */
 
-import type { Socket as DgramSocket } from "node:dgram";
 import net from "node:net";
-import { crc32 } from "node:zlib";
+import { blastReceive, creditWindow, openBlastSocket } from "../src/cli/bench-blast.js";
+import { crc32 } from "../src/cli/bench-data.js";
 import { createServer } from "../src/index.js";
-import { blastReceive, openBlastSocket } from "./dgram-blast.js";
 import { encryptionFor, type PeerCommand, type PeerReport, pinnedPacketSize, UDX_SOCKET_BUFFER } from "./loopback.js";
 import { loadUdx, type Udx, type UdxSocket } from "./udx.js";
 
@@ -48,8 +47,6 @@ class Sink {
 /** Closes the listening side when the parent disconnects. */
 const closers: (() => void)[] = [];
 let udx: { udx: Udx; socket: UdxSocket } | undefined;
-/** dgram blast: the datagram size, and the current transfer's socket. */
-let dgram: { datagramSize: number; socket?: DgramSocket } | undefined;
 
 async function listen(cmd: Extract<PeerCommand, { cmd: "listen" }>): Promise<void> {
   if (cmd.transport === "rudp") {
@@ -77,10 +74,19 @@ async function listen(cmd: Extract<PeerCommand, { cmd: "listen" }>): Promise<voi
       send({ type: "ready", port: (server.address() as net.AddressInfo).port });
     });
   } else if (cmd.transport === "dgram") {
-    // No listening socket: each transfer gets its own (dgramPeer), whose port goes back in "dgram-connected".
-    dgram = { datagramSize: cmd.maxPacketSize ?? 1200 };
-    closers.push(() => dgram?.socket?.close());
-    send({ type: "ready", port: 0 });
+    // One socket for all transfers: each comes from a new sender port, and its Sink starts with its first datagram.
+    const size = cmd.maxPacketSize ?? 1200;
+    const socket = await openBlastSocket();
+    const stop = blastReceive(socket, size, () => {
+      const sink = new Sink();
+      return { data: (payload) => sink.data(payload), end: (lost) => sink.end({ lost }) };
+    });
+    socket.on("error", fail);
+    closers.push(() => {
+      stop();
+      socket.close();
+    });
+    send({ type: "ready", port: socket.address().port, window: creditWindow(socket, size) });
   } else {
     const UDX = await loadUdx();
     if (!UDX) throw new Error("udx-native not installed");
@@ -110,32 +116,10 @@ function udxStream(cmd: Extract<PeerCommand, { cmd: "udx-peer" }>): void {
   send({ type: "udx-connected" });
 }
 
-/** The dgram blast has no handshake either: each transfer opens a receiving socket connected to the sender's. */
-async function dgramPeer(cmd: Extract<PeerCommand, { cmd: "dgram-peer" }>): Promise<void> {
-  const transfer = dgram;
-  if (!transfer) throw new Error("dgram-peer before listen");
-  transfer.socket?.close();
-  const socket = await openBlastSocket(UDX_SOCKET_BUFFER);
-  transfer.socket = socket;
-  // A sender that has gone away (after a failed run) shows up as ECONNREFUSED; the idle timeout reports that run.
-  socket.on("error", (err: NodeJS.ErrnoException) => err.code !== "ECONNREFUSED" && fail(err));
-  socket.connect(cmd.port, "127.0.0.1", () => {
-    const sink = new Sink();
-    blastReceive(
-      socket,
-      transfer.datagramSize,
-      (payload) => sink.data(payload),
-      (report) => sink.end({ lost: report.lost }),
-    );
-    send({ type: "dgram-connected", port: socket.address().port });
-  });
-}
-
 process.on("message", (cmd: PeerCommand) => {
   try {
     if (cmd.cmd === "listen") listen(cmd).catch(fail);
     else if (cmd.cmd === "udx-peer") udxStream(cmd);
-    else if (cmd.cmd === "dgram-peer") dgramPeer(cmd).catch(fail);
   } catch (err) {
     fail(err);
   }

@@ -7,7 +7,6 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_CONFIG } from "../src/index.js";
-import { creditWindow } from "./dgram-blast.js";
 import { FAIRNESS_TARGET, type FairnessResult, fairnessScenario, STAGGER } from "./fairness.js";
 import {
   INTERVAL,
@@ -177,6 +176,8 @@ function loopbackSection(o: LoopbackOptions, results: Map<Transport["id"], RunRe
   const e64k = g("rudp-64k-enc");
   const d1200 = g("dgram-1200");
   const d64k = g("dgram-64k");
+  /** The credit window the receiver granted the blast at `id`'s datagram size (it follows the kernel's buffer). */
+  const window = (id: Transport["id"]) => String(results.get(id)?.find((r) => r.window)?.window ?? "—");
   const checksum = median(
     [...results.values()]
       .flat()
@@ -190,9 +191,9 @@ function loopbackSection(o: LoopbackOptions, results: Map<Transport["id"], RunRe
       "The benchmark process sends; a forked child process receives, checks the byte count and a CRC-32, and reports its own CPU time " +
       `(\`process.cpuUsage\`). Each run starts a fresh receiver and first makes an untimed ${mib(Math.min(WARMUP_BYTES, o.bytes))} warm-up transfer on its own connection. ` +
       `rudp uses its defaults otherwise (${DEFAULT_CONFIG.congestionControl}, 4 MiB UDP socket buffers); udx's sockets get the same ${mib(UDX_SOCKET_BUFFER)} buffers. ` +
-      "The two “Node dgram credit blast” rows are a reference, not a transport: node:dgram on connected sockets with the same buffers, " +
+      "The two “Node dgram credit blast” rows are a reference, not a transport (the one `rudp bench` runs): node:dgram with the same buffers, " +
       "sending 1200-byte or 65,000-byte datagrams (an 8-byte sequence header included) in batches per event-loop turn, " +
-      `paced only by the credit the receiver grants (a window of ${creditWindow(1200)} or ${creditWindow(65000)} datagrams, within its receive buffer). ` +
+      `paced only by the credit the receiver grants (a window of ${window("dgram-1200")} or ${window("dgram-64k")} datagrams, within its receive buffer). ` +
       "No reliability (a lost datagram fails the run) and no congestion control: an upper bound for any Node transport over node:dgram at that datagram size. " +
       "MB/s = 10⁶ bytes/s measured at the sender from the first write to the receiver's report. " +
       `CPU is user + system seconds per GiB moved; the receiver's CRC-32 (≈${fmt(checksum, 2)} s/GiB) is excluded. ` +

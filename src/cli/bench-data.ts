@@ -32,6 +32,28 @@ export function* benchChunks(total: number): Generator<Buffer> {
   }
 }
 
+/** What `pump` writes to: a rudp socket, a node:net socket, a udx stream… */
+export interface BenchWritable {
+  write(chunk: Buffer): boolean;
+  end(): void;
+  once(event: "drain", listener: () => void): unknown;
+}
+
+/** Writes the `total`-byte transfer's chunks to `stream` with backpressure, then ends it. */
+export function pump(stream: BenchWritable, total: number): void {
+  const it = benchChunks(total);
+  const more = (): void => {
+    for (let r = it.next(); !r.done; r = it.next()) {
+      if (!stream.write(r.value)) {
+        stream.once("drain", more);
+        return;
+      }
+    }
+    stream.end();
+  };
+  more();
+}
+
 /** Continues the CRC-32 `value` over `data`: zlib's, or the core's where zlib lacks it (before Node 20.15). */
 export const crc32: (data: Uint8Array, value?: number) => number =
   typeof zlib.crc32 === "function" ? zlib.crc32 : (data, value = 0) => coreCrc32(data, 0, data.length, value);

@@ -10,7 +10,8 @@ import { createInterface } from "node:readline";
 import { connect } from "../api/connect.js";
 import type { Socket } from "../api/socket.js";
 import { BLAST_HEADER, blastSend, openBlastSocket } from "./bench-blast.js";
-import { benchChunks, expectedCrc } from "./bench-data.js";
+import { benchChunks, expectedCrc, pump } from "./bench-data.js";
+import { ReportQueue } from "./bench-reports.js";
 import { LOOPBACK_VARIANTS, type LoopbackVariant, type ServeReport } from "./bench-variants.js";
 import { describeError } from "./command.js";
 
@@ -69,9 +70,7 @@ export async function runLoopback(o: LoopbackOptions): Promise<LoopbackResult[]>
 /** The receiving child process and the reports it printed. */
 class Receiver {
   readonly child: ChildProcess;
-  readonly #reports: ServeReport[] = [];
-  #wake: (() => void) | undefined;
-  #exited = false;
+  readonly reports = new ReportQueue<ServeReport>();
 
   constructor(variant: LoopbackVariant) {
     this.child = spawn(process.execPath, [...process.execArgv, process.argv[1], "bench", "--serve", variant.id], {
@@ -80,41 +79,25 @@ class Receiver {
     this.child.stdin?.on("error", () => {});
     if (this.child.stdout)
       createInterface({ input: this.child.stdout }).on("line", (line) => {
+        let report: ServeReport;
         try {
-          this.#reports.push(JSON.parse(line) as ServeReport);
+          report = JSON.parse(line) as ServeReport;
         } catch {
           return;
         }
-        this.#wake?.();
+        this.reports.push(report);
       });
-    this.child.on("exit", () => {
-      this.#exited = true;
-      this.#wake?.();
-    });
+    this.child.on("exit", (code) => this.reports.end(`receiver exited (code ${code})`));
   }
 
   /** The next report of `type`; an "error" report, the child's exit or `signal` rejects. */
-  async next<T extends ServeReport["type"]>(type: T, signal: AbortSignal): Promise<Extract<ServeReport, { type: T }>> {
-    for (;;) {
-      const i = this.#reports.findIndex((r) => r.type === type || r.type === "error");
-      if (i >= 0) {
-        const r = this.#reports.splice(i, 1)[0];
-        if (r.type === "error") throw new Error(`receiver: ${r.message}`);
-        return r as Extract<ServeReport, { type: T }>;
-      }
-      if (this.#exited) throw new Error(`receiver exited (code ${this.child.exitCode})`);
-      if (signal.aborted) throw new Error("timed out");
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        signal.addEventListener("abort", () => resolve(), { once: true });
-      });
-      this.#wake = undefined;
-    }
+  next<T extends ServeReport["type"]>(type: T, signal: AbortSignal): Promise<Extract<ServeReport, { type: T }>> {
+    return this.reports.next(type, signal);
   }
 
   /** Closes its stdin, which ends it; kills it if it is still there after 3 s. */
   async stop(): Promise<void> {
-    if (this.#exited) return;
+    if (this.reports.ended) return;
     const exited = once(this.child, "exit").catch(() => {});
     this.child.stdin?.end();
     const timer = setTimeout(() => this.child.kill("SIGKILL"), 3000);
@@ -233,21 +216,6 @@ function statsOf(socket: Socket): ReturnType<Socket["stats"]> | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Writes `total` bytes of the pattern with backpressure, then ends the stream. */
-function pump(socket: Socket, total: number): void {
-  const it = benchChunks(total);
-  const more = (): void => {
-    for (let r = it.next(); !r.done; r = it.next()) {
-      if (!socket.write(r.value)) {
-        socket.once("drain", more);
-        return;
-      }
-    }
-    socket.end();
-  };
-  more();
 }
 
 /** Blasts `bytes` over node:dgram at the variant's datagram size and waits for the receiver's report. */
