@@ -242,7 +242,12 @@ test("property: any arrival order (with duplicates) reassembles the exact stream
       for (const w of r.writes) w.kind === "stream" ? q.pushStream(w.data) : q.pushMessage(w.data);
       if (r.fin) q.pushFin();
       const segs: { seq: number; flags: number; payload: Uint8Array }[] = [];
-      for (let s = q.cut(r.mss); s; s = q.cut(r.mss)) segs.push({ seq: r.isn + segs.length, ...s });
+      for (let s = q.cut(r.mss); s; s = q.cut(r.mss)) {
+        const payload = new Uint8Array(s.payload.length + s.tail.length);
+        payload.set(s.payload);
+        payload.set(s.tail, s.payload.length);
+        segs.push({ seq: r.isn + segs.length, flags: s.flags, payload });
+      }
       const n = segs.length;
       return fc.record({
         r: fc.constant(r),

@@ -9,19 +9,28 @@ import { seedFor } from "../helpers/seed.js";
 
 const FC_SEED = seedFor(0x5e0d) | 0;
 
+/** A draft's whole payload (its one or two pieces), copied out of the reused draft. */
+function joined(s: SegmentDraft | undefined): SegmentDraft | undefined {
+  if (!s) return undefined;
+  const payload = new Uint8Array(s.payload.length + s.tail.length);
+  payload.set(s.payload);
+  payload.set(s.tail, s.payload.length);
+  return { flags: s.flags, payload, tail: new Uint8Array(0) };
+}
+
 const bytes = (n: number, fill = 0) => Uint8Array.from({ length: n }, (_, i) => (fill + i) & 0xff);
 
 function drain(q: SendQueue, max: number): SegmentDraft[] {
   const out: SegmentDraft[] = [];
   for (;;) {
     const peek = q.peekSize(max);
-    const s = q.cut(max);
+    const s = joined(q.cut(max));
     if (!s) {
       assert.equal(peek, -1);
       return out;
     }
     assert.equal(peek, s.payload.length, "peekSize predicts the cut");
-    out.push({ ...s }); // the draft object is reused by the next cut
+    out.push(s);
   }
 }
 
@@ -167,7 +176,7 @@ test("FIN alone", () => {
   q.pushFin();
   assert.equal(q.isEmpty, false);
   assert.equal(q.peekSize(100), 0);
-  assert.deepEqual(q.cut(100), { flags: Flag.DATA | Flag.FIN, payload: new Uint8Array(0) });
+  assert.deepEqual(q.cut(100), { flags: Flag.DATA | Flag.FIN, payload: new Uint8Array(0), tail: new Uint8Array(0) });
   assert.equal(q.isEmpty, true);
 });
 
@@ -176,8 +185,27 @@ test("a partially cut stream write continues where it stopped, then coalesces", 
   q.pushStream(bytes(10, 0));
   assert.deepEqual([...(q.cut(4)?.payload ?? [])], [0, 1, 2, 3]);
   q.pushStream(bytes(5, 10));
-  const s = q.cut(100);
+  const s = joined(q.cut(100));
   assert.deepEqual([...(s?.payload ?? [])], [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+});
+
+test("a segment across exactly two writes is two views of them, not a copy; across more, one coalesced copy", () => {
+  const q = new SendQueue();
+  const a = bytes(10, 0);
+  const b = bytes(10, 10);
+  q.pushStream(a);
+  q.pushStream(b);
+  const s = q.cut(15);
+  assert.ok(s);
+  assert.equal(s.payload.buffer, a.buffer, "the first piece is a view of the first write");
+  assert.equal(s.tail.buffer, b.buffer, "the second piece is a view of the second write");
+  assert.deepEqual([...s.payload, ...s.tail], [...bytes(15, 0)]);
+  assert.deepEqual([...(joined(q.cut(15))?.payload ?? [])], [...bytes(5, 15)]);
+  for (let i = 0; i < 4; i++) q.pushStream(bytes(3, 3 * i));
+  const c = q.cut(100);
+  assert.ok(c);
+  assert.equal(c.tail.length, 0);
+  assert.deepEqual([...c.payload], [...bytes(12, 0)]);
 });
 
 test("many items (exercises internal compaction) keep FIFO order", () => {
@@ -187,7 +215,7 @@ test("many items (exercises internal compaction) keep FIFO order", () => {
   for (let i = 0; i < 3000; i++) {
     q.pushMessage(Uint8Array.of(i & 0xff, i >> 8));
     expected.push(i & 0xff, i >> 8);
-    if (i % 2 === 0) for (const b of q.cut(2)?.payload ?? []) got.push(b);
+    if (i % 2 === 0) for (const b of joined(q.cut(2))?.payload ?? []) got.push(b);
   }
   for (const s of drain(q, 2)) got.push(...s.payload);
   assert.deepEqual(got, expected);

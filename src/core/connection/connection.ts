@@ -1092,13 +1092,13 @@ export class Connection {
     if (want === 0) max = 0;
     this.#persistDeadline = NEVER;
     const draft = this.#queue.cut(Math.max(max, 0)) as NonNullable<ReturnType<SendQueue["cut"]>>;
-    const seg = new SentSegment(sent.nxt, draft.flags, draft.payload, 0, now);
+    const seg = new SentSegment(sent.nxt, draft.flags, draft.payload, 0, now, draft.tail);
     if (draft.flags & Flag.FIN) this.#finSeq = seg.seq;
     const n = this.#emitSegment(now, out, seg, false);
     (seg as { size: number }).size = n;
     sent.push(seg);
     this.#counters.segmentsSent++;
-    this.#counters.payloadBytesSent += draft.payload.length;
+    this.#counters.payloadBytesSent += seg.payloadLength;
     this.#awaitingDrain = true;
     if (!probe) this.#loss.armTlp(now);
     return n;
@@ -1107,7 +1107,8 @@ export class Connection {
   #emitSegment(now: Instant, out: Uint8Array, seg: SentSegment, resend: boolean): number {
     this.#out.seq = wrapSeq(seg.seq);
     this.#out.payload = seg.payload;
-    this.#dataAckRanges = this.#piggybackRanges(now, seg.payload.length);
+    this.#out.payloadTail = seg.payloadTail;
+    this.#dataAckRanges = this.#piggybackRanges(now, seg.payloadLength);
     const n = this.#emit(now, out, seg.flags, undefined);
     this.#loss.onSegmentSent(now, seg, n, resend);
     if (resend) this.#lastWasRetransmit = true;
@@ -1158,6 +1159,7 @@ export class Connection {
     if (!(flags & Flag.DATA)) {
       p.seq = 0;
       p.payload = EMPTY;
+      p.payloadTail = undefined;
     }
     p.flags = flags;
     let n: number;

@@ -21,6 +21,8 @@ interface Item {
 export interface SegmentDraft {
   flags: number;
   payload: Uint8Array;
+  /** The rest of the payload when it spans two writes (sent after `payload`, never copied together); else empty. */
+  tail: Uint8Array;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -31,7 +33,7 @@ export class SendQueue {
   #head = 0;
   #bytes = 0;
   #finQueued = false;
-  readonly #draft: SegmentDraft = { flags: 0, payload: EMPTY };
+  readonly #draft: SegmentDraft = { flags: 0, payload: EMPTY, tail: EMPTY };
 
   /** Bytes queued and not yet cut into segments. */
   get bytes(): number {
@@ -79,6 +81,7 @@ export class SendQueue {
     if (this.isEmpty) return undefined;
     const item = this.#items[this.#head];
     const draft = this.#draft;
+    draft.tail = EMPTY;
     if (item.kind === KIND_FIN) {
       this.#advance();
       draft.flags = Flag.DATA | Flag.FIN;
@@ -100,20 +103,34 @@ export class SendQueue {
       return draft;
     }
     draft.flags = Flag.DATA;
-    draft.payload = this.#cutStream(maxBytes);
+    this.#cutStream(maxBytes, draft);
     return draft;
   }
 
-  #cutStream(maxBytes: number): Uint8Array {
+  #cutStream(maxBytes: number, draft: SegmentDraft): void {
     const first = this.#items[this.#head];
     const avail = first.data.length - first.offset;
     if (avail >= maxBytes || !this.#nextIsStream(this.#head + 1)) {
       const n = Math.min(avail, maxBytes);
-      const out = first.data.subarray(first.offset, first.offset + n);
+      draft.payload = first.data.subarray(first.offset, first.offset + n);
       first.offset += n;
       this.#bytes -= n;
       if (first.offset === first.data.length) this.#advance();
-      return out;
+      return;
+    }
+    const second = this.#items[this.#head + 1];
+    const secondAvail = second.data.length - second.offset;
+    if (avail + secondAvail >= maxBytes || !this.#nextIsStream(this.#head + 2)) {
+      // Two writes fill the segment: two views, copied once (into the datagram), not coalesced first.
+      draft.payload = first.data.subarray(first.offset);
+      this.#bytes -= avail;
+      this.#advance();
+      const n = Math.min(maxBytes - avail, secondAvail);
+      draft.tail = second.data.subarray(second.offset, second.offset + n);
+      second.offset += n;
+      this.#bytes -= n;
+      if (second.offset === second.data.length) this.#advance();
+      return;
     }
     // Coalesce several small writes into one segment (one copy).
     const total = this.#bytesOfLeadingStream(maxBytes);
@@ -128,7 +145,7 @@ export class SendQueue {
       if (item.offset === item.data.length) this.#advance();
     }
     this.#bytes -= total;
-    return out;
+    draft.payload = out;
   }
 
   /** Stream bytes at the head of the queue, counted up to `cap`. */

@@ -19,12 +19,18 @@ export enum LossCause {
   Probe = 3,
 }
 
+const EMPTY = new Uint8Array(0);
+
 /** One data segment the sender is responsible for until it is acknowledged. */
 export class SentSegment {
   /** Unwrapped sequence number. */
   readonly seq: number;
   readonly flags: number;
+  /** The payload, in one piece or two (a segment cut across two writes is not copied together). */
   readonly payload: Uint8Array;
+  readonly payloadTail: Uint8Array;
+  /** Payload bytes in both pieces. */
+  readonly payloadLength: number;
   /** Bytes charged to the congestion window for it. */
   readonly size: number;
   /** Time of the latest transmission. */
@@ -45,10 +51,19 @@ export class SentSegment {
   firstSentTime: Instant = 0;
   appLimited = false;
 
-  constructor(seq: number, flags: number, payload: Uint8Array, size: number, sentAt: Instant) {
+  constructor(
+    seq: number,
+    flags: number,
+    payload: Uint8Array,
+    size: number,
+    sentAt: Instant,
+    payloadTail: Uint8Array = EMPTY,
+  ) {
     this.seq = seq;
     this.flags = flags;
     this.payload = payload;
+    this.payloadTail = payloadTail;
+    this.payloadLength = payload.length + payloadTail.length;
     this.size = size;
     this.sentAt = sentAt;
   }
@@ -96,7 +111,7 @@ export class SentSegments {
     this.#ring.push(seg);
     this.nxt++;
     this.bytesInFlight += seg.size;
-    this.outstandingBytes += seg.payload.length;
+    this.outstandingBytes += seg.payloadLength;
   }
 
   /** Removes every segment below `cumAck`, calling `onAcked` for each one that was not already sacked. */
@@ -107,7 +122,7 @@ export class SentSegments {
       this.#head++;
       this.una++;
       if (!seg) continue;
-      this.outstandingBytes -= seg.payload.length;
+      this.outstandingBytes -= seg.payloadLength;
       if (seg.inFlight) this.bytesInFlight -= seg.size;
       seg.inFlight = false;
       seg.lost = false;

@@ -131,6 +131,8 @@ export interface PacketRepr {
   seq: number;
   /** Segment payload (a view into the datagram, valid until the datagram is reused). */
   payload: Uint8Array;
+  /** Emitting only: more payload, written right after `payload` (a segment cut across two writes). */
+  payloadTail?: Uint8Array;
 }
 
 const EMPTY: Uint8Array = new Uint8Array(0);
@@ -279,7 +281,7 @@ export function packetLength(p: PacketRepr): number {
   if (p.flags & Flag.RETRY) n += 1 + (p.token?.length ?? 0);
   if (p.ack) n += ACK_SECTION_SIZE + (p.ack.ranges.length / 2) * SACK_RANGE_SIZE;
   if (p.flags & (Flag.CHALLENGE | Flag.RESPONSE)) n += PATH_DATA_SIZE;
-  if (p.flags & Flag.DATA) n += DATA_SECTION_SIZE + p.payload.length;
+  if (p.flags & Flag.DATA) n += DATA_SECTION_SIZE + p.payload.length + (p.payloadTail?.length ?? 0);
   if (p.flags & Flag.RST && p.reason !== undefined) n += 1;
   if (p.flags & Flag.PAD && p.padTo !== undefined && p.padTo > n) n = p.padTo;
   return n;
@@ -336,6 +338,10 @@ export function emitPacket(p: PacketRepr, out: Uint8Array, checksum: Checksum | 
     off += DATA_SECTION_SIZE;
     out.set(p.payload, off);
     off += p.payload.length;
+    if (p.payloadTail !== undefined && p.payloadTail.length > 0) {
+      out.set(p.payloadTail, off);
+      off += p.payloadTail.length;
+    }
   }
   if (p.flags & Flag.RST && p.reason !== undefined) out[off++] = p.reason;
   if (p.flags & Flag.PAD && p.padTo !== undefined && p.padTo - CHECKSUM_SIZE > off) {
