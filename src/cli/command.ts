@@ -1,7 +1,6 @@
 /** What every rudp command shares: its shape, the common output options, signal handling and process exit. */
 
 import type { Duplex, Writable } from "node:stream";
-import type { Server } from "../api/server.js";
 import { formatAddress, type OptionSpec } from "./args.js";
 import { type ProgressMode, parseProgressMode } from "./progress.js";
 import { parseDuration } from "./units.js";
@@ -155,16 +154,22 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
-/** Starts `server` listening; on failure prints "<label>: cannot listen on …" and resolves false. */
+/** A server that can listen: rudp's or node:net's. */
+export interface Listenable {
+  once(event: string, fn: (arg?: unknown) => void): unknown;
+  listen(port: number, host?: string): unknown;
+}
+
+/** Starts `server` (rudp or TCP) listening; on failure prints "<label>: cannot listen on …" and resolves false. */
 export async function listenOrReport(
-  server: Server,
+  server: Listenable,
   label: string,
   port: number,
   host: string | undefined,
 ): Promise<boolean> {
   try {
     await new Promise<void>((resolve, reject) => {
-      server.once("listening", resolve);
+      server.once("listening", () => resolve());
       server.once("error", reject);
       server.listen(port, host);
     });

@@ -18,6 +18,7 @@ import {
   describeError,
   EXIT_FAILURE,
   EXIT_OK,
+  listenOrReport,
   note,
   onInterrupt,
   outputSettings,
@@ -222,7 +223,7 @@ async function tunnelServer(
       note(quiet, `${label}: ${from} closed (${down} bytes in, ${up} bytes out)`);
     });
   });
-  if (!(await listenOn(server, listen.port, host, label))) return EXIT_FAILURE;
+  if (!(await listenOrReport(server, label, listen.port, host))) return EXIT_FAILURE;
   const a = server.address();
   note(
     quiet,
@@ -269,31 +270,11 @@ async function tunnelClient(
       note(quiet, `${label}: ${from} closed (${up} bytes out, ${down} bytes in)`);
     });
   });
-  if (!(await listenOn(server, listen.port, host, label))) return EXIT_FAILURE;
+  if (!(await listenOrReport(server, label, listen.port, host))) return EXIT_FAILURE;
   const a = server.address() as net.AddressInfo;
   note(
     quiet,
     `${label}: listening on ${formatAddress(a.address, a.port)} (TCP), tunnelling to ${to} (rudp${encryption.config ? `, ${describeSecurity(encryption)}` : ""})`,
   );
   return runUntilInterrupted(label, counts, quiet, () => server.close());
-}
-
-/** Starts a TCP or rudp server listening; false (after saying why on stderr) when it cannot. */
-async function listenOn(
-  server: { once(event: string, fn: (arg?: unknown) => void): unknown; listen(port: number, host?: string): unknown },
-  port: number,
-  host: string | undefined,
-  label: string,
-): Promise<boolean> {
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("listening", () => resolve());
-      server.once("error", reject);
-      server.listen(port, host);
-    });
-    return true;
-  } catch (err) {
-    process.stderr.write(`${label}: cannot listen on ${formatAddress(host ?? "*", port)}: ${describeError(err)}\n`);
-    return false;
-  }
 }
