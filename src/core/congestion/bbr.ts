@@ -12,6 +12,7 @@
 
 import type { Instant } from "../time.js";
 import type { AckSample, CongestionController } from "./controller.js";
+import { RoundMax } from "./round-max.js";
 
 const STARTUP_GAIN = 2.885; // 2/ln(2)
 const STARTUP_CWND_GAIN = 2; // BBRv3
@@ -38,7 +39,7 @@ export class Bbr implements CongestionController {
   readonly #packetSize: number;
   #mode: Mode = "startup";
   #window: number;
-  #bwSamples: { round: number; bw: number }[] = [];
+  readonly #bwFilter = new RoundMax(BW_WINDOW_ROUNDS);
   #btlBw = 0;
   #minRtt = Number.POSITIVE_INFINITY;
   #minRttStamp: Instant = 0;
@@ -59,7 +60,7 @@ export class Bbr implements CongestionController {
   /** ACK aggregation: the current burst's start and bytes, and the max excess of recent rounds. */
   #aggregationStart: Instant = 0;
   #aggregationDelivered = 0;
-  #extraAckedSamples: { round: number; bw: number }[] = [];
+  readonly #extraAckedFilter = new RoundMax(BW_WINDOW_ROUNDS);
   #extraAcked = 0;
   /** A congestion event happened during the current ProbeBW phase. */
   #lossInPhase = false;
@@ -170,12 +171,7 @@ export class Bbr implements CongestionController {
   }
 
   #updateBw(rate: number): void {
-    const samples = this.#bwSamples;
-    samples.push({ round: this.#round, bw: rate });
-    while (samples.length > 0 && samples[0].round <= this.#round - BW_WINDOW_ROUNDS) samples.shift();
-    let max = 0;
-    for (const x of samples) if (x.bw > max) max = x.bw;
-    this.#btlBw = max;
+    this.#btlBw = this.#bwFilter.update(this.#round, rate);
   }
 
   /**
@@ -194,14 +190,7 @@ export class Bbr implements CongestionController {
     }
     this.#aggregationDelivered += ackedBytes;
     const extra = Math.min(this.#aggregationDelivered - expected, this.#window);
-    const samples = this.#extraAckedSamples;
-    const last = samples[samples.length - 1];
-    if (last && last.round === this.#round) last.bw = Math.max(last.bw, extra);
-    else samples.push({ round: this.#round, bw: extra });
-    while (samples.length > 0 && samples[0].round <= this.#round - BW_WINDOW_ROUNDS) samples.shift();
-    let max = 0;
-    for (const x of samples) if (x.bw > max) max = x.bw;
-    this.#extraAcked = max;
+    this.#extraAcked = this.#extraAckedFilter.update(this.#round, extra);
   }
 
   #checkFullPipe(): void {
