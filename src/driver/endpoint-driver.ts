@@ -144,6 +144,7 @@ export class EndpointDriver {
           slabUsed += t.data.length;
           this.#udp.send(t.data, t.to);
         }
+        this.#udp.flush?.();
         if (!progressed) break;
       }
       for (const w of this.#flushWatchers) w.onFlushed?.();

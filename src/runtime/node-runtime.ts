@@ -14,6 +14,7 @@ import type { CryptoProvider } from "../core/crypto/provider.js";
 import type { Rng } from "../core/rng.js";
 import type { Instant } from "../core/time.js";
 import type { Checksum } from "../core/wire/crc32.js";
+import { bindNativeUdp, type NativeUdpBinding, nativeUdpBinding, nativeUdpLoadError } from "./native-udp.js";
 import { nodeCryptoProvider } from "./node-crypto.js";
 import type { BindOptions, Runtime, Timer, UdpHandle } from "./runtime.js";
 
@@ -95,11 +96,41 @@ const nativeCrc32: Checksum | undefined =
     ? (data, start, end) => zlib.crc32(start === 0 && end === data.length ? data : data.subarray(start, end))
     : undefined;
 
-/** The node:dgram runtime. */
+/** How UDP sockets are opened: the native datapath when built ("auto"), or always one of the two. */
+export type Datapath = "auto" | "native" | "dgram";
+
+/** Options of a NodeRuntime. */
+export interface NodeRuntimeOptions {
+  /** Defaults to the RUDP_DATAPATH environment variable, else "auto". */
+  datapath?: Datapath;
+}
+
+function datapathFromEnv(): Datapath {
+  const v = process.env.RUDP_DATAPATH;
+  return v === "native" || v === "dgram" ? v : "auto";
+}
+
+/** The real-network runtime: UDP through the native datapath when it is built, else node:dgram. */
 export class NodeRuntime implements Runtime {
   readonly rng: Rng = new CryptoRng();
   readonly checksum: Checksum | undefined = nativeCrc32;
   readonly crypto: CryptoProvider = nodeCryptoProvider();
+  /** The datapath this runtime's sockets use. */
+  readonly datapath: "native" | "dgram";
+  readonly #native: NativeUdpBinding | undefined;
+
+  constructor(options: NodeRuntimeOptions = {}) {
+    const wanted = options.datapath ?? datapathFromEnv();
+    this.#native = wanted === "dgram" ? undefined : nativeUdpBinding();
+    if (wanted === "native" && !this.#native) {
+      const err: Error & { code?: string } = new Error(
+        `rudp's native datapath is not available: ${nativeUdpLoadError() ?? "not built"} (run node scripts/build-native.mjs)`,
+      );
+      err.code = "ERR_RUDP_NATIVE_UNAVAILABLE";
+      throw err;
+    }
+    this.datapath = this.#native ? "native" : "dgram";
+  }
 
   now(): Instant {
     return performance.now() * 1000;
@@ -121,6 +152,13 @@ export class NodeRuntime implements Runtime {
   }
 
   bindUdp(o: BindOptions): Promise<UdpHandle> {
+    if (this.#native) {
+      try {
+        return Promise.resolve(bindNativeUdp(this.#native, o, isIP(o.host) === 6 ? 6 : 4));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     const type = isIP(o.host) === 6 ? "udp6" : "udp4";
     const socket = dgram.createSocket({
       type,

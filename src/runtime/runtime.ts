@@ -19,6 +19,8 @@ export interface UdpHandle {
   readonly peer: Address | undefined;
   /** Sends one datagram; the handle may keep `data`, so callers pass a buffer they no longer modify. */
   send(data: Uint8Array, to: Address): void;
+  /** Pushes out what `send()` queued, for handles that batch their sends; the driver calls it after each batch. */
+  flush?(): void;
   /** Receives datagrams; set once by the driver. */
   onMessage: (data: Uint8Array, from: Address) => void;
   /** Reports an asynchronous socket error (for a connected socket, ECONNREFUSED means ICMP port unreachable). */

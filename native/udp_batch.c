@@ -1,0 +1,730 @@
+/*
+ * rudp's optional native UDP datapath (Linux): one non-blocking UDP socket
+ * polled by libuv, read with recvmmsg (and UDP GRO where the kernel offers
+ * it) and written with sendmmsg (and UDP GSO for runs of equal-sized
+ * datagrams to one peer). Each read batch reaches JavaScript as ONE call with
+ * one buffer and a table of (offset, length, source) entries; each flush of
+ * the driver leaves in one call. node:dgram makes a JS call, a Buffer and an
+ * rinfo object per datagram, and a syscall per send.
+ *
+ * The JavaScript side is src/runtime/native-udp.ts; errors are returned as
+ * negative errno values and turned into node-style errors there.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+#define RECV_BATCH 64
+#define RECV_SLOT 65536
+#define RECV_ROUNDS 4
+#define META_STRIDE 8
+#define META_ENTRIES (RECV_BATCH * 64)
+#define SEND_MSGS 64
+#define SEND_IOVS 1024
+#define GSO_MAX_SEGMENTS 64
+#define GSO_MAX_BYTES 65000
+
+/* Per-thread (per napi_env) scratch, shared by that thread's sockets: callbacks run one at a time. */
+typedef struct {
+  uint8_t *scratch;
+  struct mmsghdr rmsgs[RECV_BATCH];
+  struct iovec riov[RECV_BATCH];
+  struct sockaddr_storage raddr[RECV_BATCH];
+  char rctrl[RECV_BATCH][CMSG_SPACE(sizeof(int))];
+  struct mmsghdr smsgs[SEND_MSGS];
+  struct iovec siov[SEND_IOVS];
+  struct sockaddr_storage saddr[SEND_MSGS];
+  char sctrl[SEND_MSGS][CMSG_SPACE(sizeof(uint16_t))];
+} scratch_t;
+
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  scratch_t *scratch;
+  int fd;
+  int family;
+  int connected;
+  int gso;
+  int gro;
+  int events;
+  int polling;
+  int closed;
+  int js_dead;
+  napi_ref on_batch;
+  napi_ref on_writable;
+  napi_ref on_error;
+  napi_ref meta_ref;
+  int32_t *meta;
+  napi_async_context async;
+  /* The last destination parsed, so a flow's sends parse its address once. */
+  char last_host[INET6_ADDRSTRLEN + 1];
+  int last_port;
+  struct sockaddr_storage last_addr;
+  socklen_t last_len;
+} sock_t;
+
+#define CHECK(call)                                                                                \
+  do {                                                                                             \
+    if ((call) != napi_ok) return NULL;                                                            \
+  } while (0)
+
+static napi_value make_int(napi_env env, int64_t v) {
+  napi_value out;
+  napi_create_int64(env, v, &out);
+  return out;
+}
+
+static void free_scratch(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  scratch_t *s = data;
+  free(s->scratch);
+  free(s);
+}
+
+static scratch_t *get_scratch(napi_env env) {
+  scratch_t *s = NULL;
+  if (napi_get_instance_data(env, (void **)&s) == napi_ok && s) return s;
+  s = calloc(1, sizeof(scratch_t));
+  if (!s) return NULL;
+  s->scratch = malloc((size_t)RECV_BATCH * RECV_SLOT);
+  if (!s->scratch) {
+    free(s);
+    return NULL;
+  }
+  napi_set_instance_data(env, s, free_scratch, NULL);
+  return s;
+}
+
+static sock_t *get_sock(napi_env env, napi_value v) {
+  sock_t *s = NULL;
+  if (napi_get_value_external(env, v, (void **)&s) != napi_ok) return NULL;
+  return s;
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  sock_t *s = h->data;
+  s->polling = 0;
+  if (s->js_dead) free(s);
+}
+
+/* The external is collected only after close(): until then the callbacks it holds keep it reachable. */
+static void finalize_sock(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  sock_t *s = data;
+  s->js_dead = 1;
+  if (!s->closed) close(s->fd);
+  if (!s->polling) free(s);
+}
+
+/* Parses host:port into a sockaddr for this socket's family (IPv4 becomes v4-mapped on IPv6). */
+static int parse_addr(sock_t *s, const char *host, int port, struct sockaddr_storage *out, socklen_t *len) {
+  memset(out, 0, sizeof(*out));
+  if (s->family == AF_INET) {
+    struct sockaddr_in *a = (struct sockaddr_in *)out;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &a->sin_addr) != 1) return -EINVAL;
+    *len = sizeof(*a);
+    return 0;
+  }
+  struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+  a->sin6_family = AF_INET6;
+  a->sin6_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1) {
+    struct in_addr v4;
+    if (inet_pton(AF_INET, host, &v4) != 1) return -EINVAL;
+    a->sin6_addr.s6_addr[10] = 0xff;
+    a->sin6_addr.s6_addr[11] = 0xff;
+    memcpy(&a->sin6_addr.s6_addr[12], &v4, 4);
+  }
+  *len = sizeof(*a);
+  return 0;
+}
+
+static int get_host_port(napi_env env, napi_value host_v, napi_value port_v, char *host, int *port) {
+  size_t n = 0;
+  if (napi_get_value_string_utf8(env, host_v, host, INET6_ADDRSTRLEN + 1, &n) != napi_ok) return -EINVAL;
+  if (napi_get_value_int32(env, port_v, port) != napi_ok) return -EINVAL;
+  return 0;
+}
+
+/* open(family 4|6, ipv6Only, recvBufferSize, sendBufferSize, meta Int32Array, onBatch, onWritable, onError) */
+static napi_value Open(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int fam = 4, v6only = 0, rcvbuf = 0, sndbuf = 0;
+  bool flag = false;
+  napi_get_value_int32(env, argv[0], &fam);
+  if (napi_get_value_bool(env, argv[1], &flag) == napi_ok) v6only = flag;
+  napi_get_value_int32(env, argv[2], &rcvbuf);
+  napi_get_value_int32(env, argv[3], &sndbuf);
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (napi_get_typedarray_info(env, argv[4], &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_int32_array || length < (size_t)META_ENTRIES * META_STRIDE)
+    return make_int(env, -EINVAL);
+  scratch_t *scratch = get_scratch(env);
+  if (!scratch) return make_int(env, -ENOMEM);
+
+  int family = fam == 6 ? AF_INET6 : AF_INET;
+  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return make_int(env, -errno);
+  if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+  if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0) {
+    int e = errno;
+    close(fd);
+    return make_int(env, -e);
+  }
+  if (sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) < 0) {
+    int e = errno;
+    close(fd);
+    return make_int(env, -e);
+  }
+  sock_t *s = calloc(1, sizeof(sock_t));
+  if (!s) {
+    close(fd);
+    return make_int(env, -ENOMEM);
+  }
+  s->env = env;
+  s->scratch = scratch;
+  s->fd = fd;
+  s->family = family;
+  s->gso = 1;
+  s->meta = data;
+  s->poll.data = s;
+  napi_create_reference(env, argv[4], 1, &s->meta_ref);
+  napi_create_reference(env, argv[5], 1, &s->on_batch);
+  napi_create_reference(env, argv[6], 1, &s->on_writable);
+  napi_create_reference(env, argv[7], 1, &s->on_error);
+  napi_value name, resource;
+  napi_create_string_utf8(env, "rudp:udp", NAPI_AUTO_LENGTH, &name);
+  napi_create_object(env, &resource);
+  napi_async_init(env, resource, name, &s->async);
+  napi_value ext;
+  CHECK(napi_create_external(env, s, finalize_sock, NULL, &ext));
+  return ext;
+}
+
+/* bind(sock, host, port) → 0 | -errno */
+static napi_value Bind(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t *s = get_sock(env, argv[0]);
+  char host[INET6_ADDRSTRLEN + 1];
+  int port;
+  if (!s || s->closed || get_host_port(env, argv[1], argv[2], host, &port) < 0) return make_int(env, -EINVAL);
+  struct sockaddr_storage a;
+  socklen_t len;
+  if (parse_addr(s, host, port, &a, &len) < 0) return make_int(env, -EINVAL);
+  if (bind(s->fd, (struct sockaddr *)&a, len) < 0) return make_int(env, -errno);
+  return make_int(env, 0);
+}
+
+/* connect(sock, host, port) → 0 | -errno */
+static napi_value Connect(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t *s = get_sock(env, argv[0]);
+  char host[INET6_ADDRSTRLEN + 1];
+  int port;
+  if (!s || s->closed || get_host_port(env, argv[1], argv[2], host, &port) < 0) return make_int(env, -EINVAL);
+  struct sockaddr_storage a;
+  socklen_t len;
+  if (parse_addr(s, host, port, &a, &len) < 0) return make_int(env, -EINVAL);
+  if (connect(s->fd, (struct sockaddr *)&a, len) < 0) return make_int(env, -errno);
+  s->connected = 1;
+  return make_int(env, 0);
+}
+
+static napi_value address_value(napi_env env, const struct sockaddr_storage *a) {
+  char host[INET6_ADDRSTRLEN] = "";
+  int port = 0;
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)a;
+    inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
+    port = ntohs(v4->sin_port);
+  } else {
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)a;
+    inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
+    port = ntohs(v6->sin6_port);
+  }
+  napi_value out, h, p;
+  napi_create_array_with_length(env, 2, &out);
+  napi_create_string_utf8(env, host, NAPI_AUTO_LENGTH, &h);
+  napi_create_int32(env, port, &p);
+  napi_set_element(env, out, 0, h);
+  napi_set_element(env, out, 1, p);
+  return out;
+}
+
+/* localAddress(sock) → [host, port] | -errno */
+static napi_value LocalAddress(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t *s = get_sock(env, argv[0]);
+  if (!s || s->closed) return make_int(env, -EBADF);
+  struct sockaddr_storage a;
+  socklen_t len = sizeof(a);
+  if (getsockname(s->fd, (struct sockaddr *)&a, &len) < 0) return make_int(env, -errno);
+  return address_value(env, &a);
+}
+
+/* formatAddress(meta, entry) → [host, port]: the source of one received datagram. */
+static napi_value FormatAddress(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  int entry = 0;
+  CHECK(napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL));
+  napi_get_value_int32(env, argv[1], &entry);
+  if (type != napi_int32_array || entry < 0 || (size_t)(entry + 1) * META_STRIDE > length) return make_int(env, -EINVAL);
+  const int32_t *m = (const int32_t *)data + (size_t)entry * META_STRIDE;
+  struct sockaddr_storage a;
+  memset(&a, 0, sizeof(a));
+  if (m[3] == 4) {
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&a;
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)m[2]);
+    memcpy(&v4->sin_addr, &m[4], 4);
+  } else {
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)m[2]);
+    memcpy(&v6->sin6_addr, &m[4], 16);
+  }
+  return address_value(env, &a);
+}
+
+/* Buffer sizes as the kernel accounts them: [receive, send]. */
+static napi_value BufferSizes(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t *s = get_sock(env, argv[0]);
+  if (!s || s->closed) return make_int(env, -EBADF);
+  int r = 0, w = 0;
+  socklen_t len = sizeof(int);
+  getsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &r, &len);
+  len = sizeof(int);
+  getsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &w, &len);
+  napi_value out;
+  napi_create_array_with_length(env, 2, &out);
+  napi_set_element(env, out, 0, make_int(env, r));
+  napi_set_element(env, out, 1, make_int(env, w));
+  return out;
+}
+
+static void call_js(sock_t *s, napi_ref fn_ref, size_t argc, napi_value *argv) {
+  napi_env env = s->env;
+  napi_value fn, recv;
+  napi_get_reference_value(env, fn_ref, &fn);
+  napi_get_global(env, &recv);
+  napi_status st = napi_make_callback(env, s->async, recv, fn, argc, argv, NULL);
+  if (st == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+}
+
+static void report_error(sock_t *s, int err, const char *syscall) {
+  napi_env env = s->env;
+  napi_value argv[2];
+  argv[0] = make_int(env, -err);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &argv[1]);
+  call_js(s, s->on_error, 2, argv);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static void set_poll(sock_t *s, int events) {
+  if (s->closed || events == s->events) return;
+  s->events = events;
+  uv_poll_start(&s->poll, events, on_poll);
+}
+
+/* Reads what is queued (up to RECV_ROUNDS batches) and hands each batch to JS in one call. */
+static void read_batches(sock_t *s) {
+  scratch_t *sc = s->scratch;
+  napi_env env = s->env;
+  for (int round = 0; round < RECV_ROUNDS && !s->closed; round++) {
+    for (int i = 0; i < RECV_BATCH; i++) {
+      sc->riov[i].iov_base = sc->scratch + (size_t)i * RECV_SLOT;
+      sc->riov[i].iov_len = RECV_SLOT;
+      struct msghdr *m = &sc->rmsgs[i].msg_hdr;
+      m->msg_name = &sc->raddr[i];
+      m->msg_namelen = sizeof(sc->raddr[i]);
+      m->msg_iov = &sc->riov[i];
+      m->msg_iovlen = 1;
+      m->msg_control = s->gro ? sc->rctrl[i] : NULL;
+      m->msg_controllen = s->gro ? sizeof(sc->rctrl[i]) : 0;
+      m->msg_flags = 0;
+    }
+    int n = recvmmsg(s->fd, sc->rmsgs, RECV_BATCH, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) report_error(s, errno, "recvmmsg");
+      return;
+    }
+    size_t total = 0;
+    int entries = 0;
+    for (int i = 0; i < n; i++) total += sc->rmsgs[i].msg_len;
+    napi_handle_scope scope;
+    napi_open_handle_scope(env, &scope);
+    napi_value buf;
+    void *dst = NULL;
+    if (napi_create_buffer(env, total, &dst, &buf) != napi_ok) {
+      napi_close_handle_scope(env, scope);
+      return;
+    }
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+      unsigned len = sc->rmsgs[i].msg_len;
+      memcpy((uint8_t *)dst + off, sc->riov[i].iov_base, len);
+      int seg = 0;
+      if (s->gro) {
+        struct msghdr *mh = &sc->rmsgs[i].msg_hdr;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
+          if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) memcpy(&seg, CMSG_DATA(c), sizeof(int));
+      }
+      if (seg <= 0 || (unsigned)seg >= len) seg = (int)len;
+      const struct sockaddr_storage *a = &sc->raddr[i];
+      for (unsigned at = 0; at < len || (len == 0 && at == 0); at += (unsigned)seg) {
+        if (entries >= META_ENTRIES) break;
+        int32_t *m = s->meta + (size_t)entries * META_STRIDE;
+        unsigned piece = len - at < (unsigned)seg ? len - at : (unsigned)seg;
+        m[0] = (int32_t)(off + at);
+        m[1] = (int32_t)piece;
+        if (a->ss_family == AF_INET) {
+          const struct sockaddr_in *v4 = (const struct sockaddr_in *)a;
+          m[2] = ntohs(v4->sin_port);
+          m[3] = 4;
+          memcpy(&m[4], &v4->sin_addr, 4);
+          m[5] = m[6] = m[7] = 0;
+        } else {
+          const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)a;
+          m[2] = ntohs(v6->sin6_port);
+          m[3] = 6;
+          memcpy(&m[4], &v6->sin6_addr, 16);
+        }
+        entries++;
+        if (len == 0) break;
+      }
+      off += len;
+    }
+    napi_value argv[2] = {buf, make_int(env, entries)};
+    call_js(s, s->on_batch, 2, argv);
+    napi_close_handle_scope(env, scope);
+    if (n < RECV_BATCH) return;
+  }
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  sock_t *s = h->data;
+  if (s->closed) return;
+  if (status < 0) {
+    /* libuv reports POLLERR as EBADF and stops polling; a pending socket error (an ICMP port
+     * unreachable on a connected socket: ECONNREFUSED) is what the reader wants to hear. */
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    int wanted = s->events;
+    if (err != 0) {
+      s->events = 0;
+      set_poll(s, wanted ? wanted : UV_READABLE);
+    }
+    napi_handle_scope scope;
+    napi_open_handle_scope(s->env, &scope);
+    report_error(s, err ? err : -status, err ? "recvmsg" : "poll");
+    napi_close_handle_scope(s->env, scope);
+    return;
+  }
+  if (events & UV_WRITABLE) {
+    set_poll(s, UV_READABLE);
+    napi_handle_scope scope;
+    napi_open_handle_scope(s->env, &scope);
+    call_js(s, s->on_writable, 0, NULL);
+    napi_close_handle_scope(s->env, scope);
+  }
+  if ((events & UV_READABLE) && !s->closed) read_batches(s);
+}
+
+/* start(sock) → 0 | -errno: begins reading (and turns GRO on where the kernel has it). */
+static napi_value Start(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t *s = get_sock(env, argv[0]);
+  if (!s || s->closed) return make_int(env, -EBADF);
+  if (s->polling) return make_int(env, 0);
+  int on = 1;
+  s->gro = setsockopt(s->fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return make_int(env, -EINVAL);
+  int r = uv_poll_init_socket(loop, &s->poll, s->fd);
+  if (r < 0) return make_int(env, r);
+  s->poll.data = s;
+  s->polling = 1;
+  s->events = 0;
+  set_poll(s, UV_READABLE);
+  return make_int(env, 0);
+}
+
+/*
+ * send(sock, datagrams[], count, hosts[] | null, ports Int32Array | null, status Int32Array)
+ * → how many datagrams were consumed (sent, or dropped on an error other than EAGAIN).
+ * On EAGAIN the rest is left to the caller and onWritable fires when there is room again.
+ * status[0] receives the errno of the last send error (0 when none), status[1] the datagrams it dropped.
+ */
+static napi_value Send(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t *s = get_sock(env, argv[0]);
+  int count = 0;
+  napi_get_value_int32(env, argv[2], &count);
+  napi_valuetype hosts_type;
+  napi_typeof(env, argv[3], &hosts_type);
+  int addressed = hosts_type == napi_object;
+  int32_t *ports = NULL;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (addressed) {
+    CHECK(napi_get_typedarray_info(env, argv[4], &type, &length, &data, NULL, NULL));
+    if (type != napi_int32_array || length < (size_t)count) return make_int(env, -EINVAL);
+    ports = data;
+  }
+  CHECK(napi_get_typedarray_info(env, argv[5], &type, &length, &data, NULL, NULL));
+  if (type != napi_int32_array || length < 2) return make_int(env, -EINVAL);
+  int32_t *status = data;
+  status[0] = 0;
+  status[1] = 0;
+  if (!s || s->closed) return make_int(env, count);
+  scratch_t *sc = s->scratch;
+  int gso = s->gso;
+  int first_of[SEND_MSGS], count_of[SEND_MSGS];
+  size_t bytes_of[SEND_MSGS];
+
+  int done = 0;
+  while (done < count) {
+    /* Up to SEND_MSGS messages, each one datagram or a GSO run of equal-sized ones to one peer. */
+    int msgs = 0, iovs = 0, next = done;
+    while (next < count && msgs < SEND_MSGS && iovs < SEND_IOVS) {
+      napi_value v;
+      CHECK(napi_get_element(env, argv[1], (uint32_t)next, &v));
+      CHECK(napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL));
+      int same_dest = 1;
+      if (addressed) {
+        napi_value hv;
+        char host[INET6_ADDRSTRLEN + 1];
+        size_t hn = 0;
+        CHECK(napi_get_element(env, argv[3], (uint32_t)next, &hv));
+        if (napi_get_value_string_utf8(env, hv, host, sizeof(host), &hn) != napi_ok) host[0] = 0;
+        if (ports[next] != s->last_port || strcmp(host, s->last_host) != 0) {
+          same_dest = 0;
+          if (parse_addr(s, host, ports[next], &s->last_addr, &s->last_len) < 0) {
+            s->last_host[0] = 0;
+            status[0] = EINVAL;
+            status[1]++;
+            next++;
+            continue;
+          }
+          memcpy(s->last_host, host, hn + 1);
+          s->last_port = ports[next];
+        }
+      }
+      if (msgs > 0 && gso && same_dest) {
+        struct msghdr *m = &sc->smsgs[msgs - 1].msg_hdr;
+        size_t seg = m->msg_iov[0].iov_len;
+        size_t last = sc->siov[iovs - 1].iov_len;
+        if (length > 0 && length <= seg && last == seg && m->msg_iovlen < GSO_MAX_SEGMENTS &&
+            bytes_of[msgs - 1] + length <= GSO_MAX_BYTES) {
+          sc->siov[iovs].iov_base = data;
+          sc->siov[iovs].iov_len = length;
+          iovs++;
+          m->msg_iovlen++;
+          count_of[msgs - 1]++;
+          bytes_of[msgs - 1] += length;
+          next++;
+          continue;
+        }
+      }
+      struct msghdr *m = &sc->smsgs[msgs].msg_hdr;
+      memset(m, 0, sizeof(*m));
+      if (addressed) {
+        memcpy(&sc->saddr[msgs], &s->last_addr, s->last_len);
+        m->msg_name = &sc->saddr[msgs];
+        m->msg_namelen = s->last_len;
+      }
+      sc->siov[iovs].iov_base = data;
+      sc->siov[iovs].iov_len = length;
+      m->msg_iov = &sc->siov[iovs];
+      m->msg_iovlen = 1;
+      first_of[msgs] = next;
+      count_of[msgs] = 1;
+      bytes_of[msgs] = length;
+      iovs++;
+      msgs++;
+      next++;
+    }
+    for (int k = 0; k < msgs; k++) {
+      struct msghdr *m = &sc->smsgs[k].msg_hdr;
+      if (m->msg_iovlen < 2) continue;
+      m->msg_control = sc->sctrl[k];
+      m->msg_controllen = sizeof(sc->sctrl[k]);
+      struct cmsghdr *c = CMSG_FIRSTHDR(m);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t seg = (uint16_t)m->msg_iov[0].iov_len;
+      memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+    }
+    int k = 0, retry_from = -1;
+    while (k < msgs) {
+      int r = sendmmsg(s->fd, &sc->smsgs[k], (unsigned)(msgs - k), 0);
+      if (r > 0) {
+        k += r;
+        continue;
+      }
+      int e = r < 0 ? errno : EAGAIN;
+      if (e == EINTR) continue;
+      if (e == EAGAIN || e == EWOULDBLOCK) {
+        set_poll(s, UV_READABLE | UV_WRITABLE);
+        return make_int(env, first_of[k]);
+      }
+      if (sc->smsgs[k].msg_hdr.msg_iovlen > 1 &&
+          (e == EIO || e == EINVAL || e == ENOPROTOOPT || e == EOPNOTSUPP || e == EMSGSIZE)) {
+        /* The kernel or the device refuses this run: resend it (and the rest) one datagram each. */
+        gso = 0;
+        if (e != EMSGSIZE) s->gso = 0;
+        retry_from = first_of[k];
+        break;
+      }
+      status[0] = e;
+      status[1] += count_of[k];
+      k++;
+    }
+    done = retry_from >= 0 ? retry_from : next;
+  }
+  return make_int(env, done);
+}
+
+/* close(sock): stops polling and closes the descriptor; the memory goes once libuv and JS let go. */
+static napi_value Close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t *s = get_sock(env, argv[0]);
+  if (!s || s->closed) return NULL;
+  s->closed = 1;
+  napi_delete_reference(env, s->on_batch);
+  napi_delete_reference(env, s->on_writable);
+  napi_delete_reference(env, s->on_error);
+  napi_delete_reference(env, s->meta_ref);
+  napi_async_destroy(env, s->async);
+  s->meta = NULL;
+  if (s->polling) {
+    uv_poll_stop(&s->poll);
+    uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+  }
+  close(s->fd);
+  return NULL;
+}
+
+/* ref(sock, on): whether the socket keeps the event loop alive. */
+static napi_value Ref(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t *s = get_sock(env, argv[0]);
+  bool on = true;
+  napi_get_value_bool(env, argv[1], &on);
+  if (!s || s->closed || !s->polling) return NULL;
+  if (on)
+    uv_ref((uv_handle_t *)&s->poll);
+  else
+    uv_unref((uv_handle_t *)&s->poll);
+  return NULL;
+}
+
+/* Which offloads the socket uses: [gso, gro] as 0/1. */
+static napi_value Offloads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t *s = get_sock(env, argv[0]);
+  napi_value out;
+  napi_create_array_with_length(env, 2, &out);
+  napi_set_element(env, out, 0, make_int(env, s ? s->gso : 0));
+  napi_set_element(env, out, 1, make_int(env, s ? s->gro : 0));
+  return out;
+}
+
+/* setOffloads(sock, gso, gro): turns GSO (sends) and GRO (reads) off or back on. */
+static napi_value SetOffloads(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t *s = get_sock(env, argv[0]);
+  bool gso = false, gro = false;
+  napi_get_value_bool(env, argv[1], &gso);
+  napi_get_value_bool(env, argv[2], &gro);
+  if (!s || s->closed) return NULL;
+  s->gso = gso;
+  int on = gro ? 1 : 0;
+  if (setsockopt(s->fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0) s->gro = on;
+  return NULL;
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"open", NULL, Open, NULL, NULL, NULL, napi_default, NULL},
+      {"bind", NULL, Bind, NULL, NULL, NULL, napi_default, NULL},
+      {"connect", NULL, Connect, NULL, NULL, NULL, napi_default, NULL},
+      {"localAddress", NULL, LocalAddress, NULL, NULL, NULL, napi_default, NULL},
+      {"formatAddress", NULL, FormatAddress, NULL, NULL, NULL, napi_default, NULL},
+      {"bufferSizes", NULL, BufferSizes, NULL, NULL, NULL, napi_default, NULL},
+      {"start", NULL, Start, NULL, NULL, NULL, napi_default, NULL},
+      {"send", NULL, Send, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, Close, NULL, NULL, NULL, napi_default, NULL},
+      {"ref", NULL, Ref, NULL, NULL, NULL, napi_default, NULL},
+      {"offloads", NULL, Offloads, NULL, NULL, NULL, napi_default, NULL},
+      {"setOffloads", NULL, SetOffloads, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_value metaEntries = make_int(env, META_ENTRIES), metaStride = make_int(env, META_STRIDE);
+  napi_set_named_property(env, exports, "META_ENTRIES", metaEntries);
+  napi_set_named_property(env, exports, "META_STRIDE", metaStride);
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
