@@ -47,6 +47,10 @@ export interface NativeUdpBinding {
   ref(socket: NativeSocket, on: boolean): void;
   offloads(socket: NativeSocket): [gso: number, gro: number];
   setOffloads(socket: NativeSocket, gso: boolean, gro: boolean): void;
+  /** CRC-32 (zlib's polynomial) of data[start, end). */
+  crc32(data: Uint8Array, start: number, end: number): number;
+  /** "pclmul" or "table". */
+  crc32Kind(): string;
 }
 
 const ADDON_PATH = fileURLToPath(new URL("../../native/build/Release/udp_batch.node", import.meta.url));

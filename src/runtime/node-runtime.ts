@@ -96,7 +96,7 @@ const nativeCrc32: Checksum | undefined =
     ? (data, start, end) => zlib.crc32(start === 0 && end === data.length ? data : data.subarray(start, end))
     : undefined;
 
-/** How UDP sockets are opened: the native datapath when built ("auto"), or always one of the two. */
+/** How UDP sockets are opened (and CRC-32s computed): with the native addon when built ("auto"), or always one of the two. */
 export type Datapath = "auto" | "native" | "dgram";
 
 /** Options of a NodeRuntime. */
@@ -113,7 +113,8 @@ function datapathFromEnv(): Datapath {
 /** The real-network runtime: UDP through the native datapath when it is built, else node:dgram. */
 export class NodeRuntime implements Runtime {
   readonly rng: Rng = new CryptoRng();
-  readonly checksum: Checksum | undefined = nativeCrc32;
+  /** The addon's CRC-32 (carry-less multiply, no subarray) when it is loaded, else zlib's. */
+  readonly checksum: Checksum | undefined;
   readonly crypto: CryptoProvider = nodeCryptoProvider();
   /** The datapath this runtime's sockets use. */
   readonly datapath: "native" | "dgram";
@@ -130,6 +131,8 @@ export class NodeRuntime implements Runtime {
       throw err;
     }
     this.datapath = this.#native ? "native" : "dgram";
+    const addonCrc = this.#native?.crc32;
+    this.checksum = addonCrc ? (data, start, end) => addonCrc(data, start, end) : nativeCrc32;
   }
 
   now(): Instant {

@@ -1,10 +1,11 @@
-/** CRC-32 (IEEE): published vectors, agreement with a bitwise reference and with zlib.crc32 (the driver's fast path). */
+/** CRC-32 (IEEE): published vectors, agreement with a bitwise reference, with zlib.crc32 and with the native addon's (the driver's fast paths). */
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as zlib from "node:zlib";
 import fc from "fast-check";
 import { crc32 } from "../../src/core/wire/crc32.js";
+import { type NativeUdpBinding, nativeUdpBinding } from "../../src/runtime/native-udp.js";
 import { seedFor } from "../helpers/seed.js";
 
 const FC_SEED = seedFor(0xc3c) | 0;
@@ -82,4 +83,35 @@ test("a CRC-32 continued over a split buffer equals the CRC-32 of the whole (as 
     assert.equal(crc32(data, cut, data.length, crc32(data, 0, cut)), whole, `split at ${cut}`);
     if (typeof zlib.crc32 === "function") assert.equal(zlib.crc32(data.subarray(cut), crc32(data, 0, cut)), whole);
   }
+});
+
+const addon = process.env.RUDP_DATAPATH === "dgram" ? undefined : nativeUdpBinding();
+
+test("the native addon's CRC-32 agrees with the core's at every length 0..300, misaligned starts and packet sizes", {
+  skip: addon ? false : "the native addon is not loaded",
+}, () => {
+  const crc = (addon as NativeUdpBinding).crc32;
+  const data = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 2654435761) >>> 24);
+  for (let n = 0; n <= 300; n++)
+    for (const start of [0, 1, 3, 15]) assert.equal(crc(data, start, start + n), crc32(data, start, start + n));
+  for (const n of [1196, 1200, 1444, 9000, 65000, 65507])
+    for (const start of [0, 5]) assert.equal(crc(data, start, start + n), crc32(data, start, start + n), `length ${n}`);
+  assert.equal(crc(new TextEncoder().encode("123456789"), 0, 9), 0xcbf43926);
+  assert.throws(() => crc(data, 10, 5), RangeError);
+  assert.throws(() => crc(data, 0, data.length + 1), RangeError);
+});
+
+test("property: the native addon's CRC-32 of random ranges equals the reference", {
+  skip: addon ? false : "the native addon is not loaded",
+}, () => {
+  const crc = (addon as NativeUdpBinding).crc32;
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 0, maxLength: 3000 }), fc.nat(), fc.nat(), (data, x, y) => {
+      const a = x % (data.length + 1);
+      const b = y % (data.length + 1);
+      const [start, end] = a <= b ? [a, b] : [b, a];
+      return crc(data, start, end) === reference(data, start, end);
+    }),
+    { seed: FC_SEED, numRuns: 500 },
+  );
 });
