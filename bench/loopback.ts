@@ -17,12 +17,12 @@ import net from "node:net";
 import { BLAST_SOCKET_BUFFER, blastSend, openBlastSocket } from "../src/cli/bench-blast.js";
 import { benchChunks, expectedCrc, pump } from "../src/cli/bench-data.js";
 import { ReportQueue } from "../src/cli/bench-reports.js";
-import { connect, DEFAULT_CONFIG, type Socket } from "../src/index.js";
+import { connect, DEFAULT_CONFIG, NodeRuntime, type Socket } from "../src/index.js";
 import { loadUdx } from "./udx.js";
 
 /** Messages from the parent to bench/peer.ts. */
 export type PeerCommand =
-  | { cmd: "listen"; transport: Kind; maxPacketSize?: number; encrypted?: boolean }
+  | { cmd: "listen"; transport: Kind; maxPacketSize?: number; encrypted?: boolean; datapath?: "dgram" }
   /** udx: create stream `localId` in the receiver, connected to the sender's stream `remoteId` at `port`. */
   | { cmd: "udx-peer"; port: number; localId: number; remoteId: number };
 
@@ -51,14 +51,34 @@ type Kind = "rudp" | "udx" | "tcp" | "dgram";
 
 /** One transport under test. */
 export interface Transport {
-  id: "rudp-1200" | "rudp-64k" | "rudp-1200-enc" | "rudp-64k-enc" | "udx" | "tcp" | "dgram-1200" | "dgram-64k";
+  id:
+    | "rudp-1200"
+    | "rudp-64k"
+    | "rudp-1200-dgram"
+    | "rudp-64k-dgram"
+    | "rudp-1200-enc"
+    | "rudp-64k-enc"
+    | "udx"
+    | "tcp"
+    | "dgram-1200"
+    | "dgram-64k";
   label: string;
   kind: Kind;
   /** rudp's `maxPacketSize`; the dgram blast's datagram size (UDP payload, header included). */
   maxPacketSize?: number;
   /** rudp with a pre-shared key (Noise NNpsk0, ChaCha20-Poly1305). */
   encrypted?: boolean;
+  /** rudp over node:dgram even when the native datapath is built (both ends). */
+  datapath?: "dgram";
 }
+
+/** The runtime of a transport's rudp sockets: the default one, or a node:dgram one. */
+export function runtimeFor(t: { datapath?: "dgram" }): { runtime?: NodeRuntime } {
+  if (t.datapath !== "dgram") return {};
+  dgramRuntime ??= new NodeRuntime({ datapath: "dgram" });
+  return { runtime: dgramRuntime };
+}
+let dgramRuntime: NodeRuntime | undefined;
 
 /** The pre-shared key of the encrypted runs (both processes know it). */
 export const BENCH_PSK = new Uint8Array(32).fill(0x42);
@@ -75,6 +95,20 @@ export const TRANSPORTS: readonly Transport[] = [
     label: "rudp, 64 KB datagrams (the size PMTUD reaches on loopback; fixed here)",
     kind: "rudp",
     maxPacketSize: 65000,
+  },
+  {
+    id: "rudp-1200-dgram",
+    label: "rudp over node:dgram (no native datapath), 1200 B datagrams",
+    kind: "rudp",
+    maxPacketSize: 1200,
+    datapath: "dgram",
+  },
+  {
+    id: "rudp-64k-dgram",
+    label: "rudp over node:dgram (no native datapath), 64 KB datagrams",
+    kind: "rudp",
+    maxPacketSize: 65000,
+    datapath: "dgram",
   },
   {
     id: "rudp-1200-enc",
@@ -226,6 +260,7 @@ async function startSender(
       host: "127.0.0.1",
       ...pinnedPacketSize(t.maxPacketSize),
       ...encryptionFor(t),
+      ...runtimeFor(t),
     });
     cleanup.push(() => socket.destroy());
     const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
@@ -325,7 +360,13 @@ export async function runOnce(t: Transport, total: number): Promise<RunResult> {
   // Generous: 20 s plus 1 s per MiB (1 MB/s would already be a failure worth reporting).
   const timeout = AbortSignal.timeout(20_000 + ((total + WARMUP_BYTES) / 2 ** 20) * 1000);
   try {
-    peer.send({ cmd: "listen", transport: t.kind, maxPacketSize: t.maxPacketSize, encrypted: t.encrypted });
+    peer.send({
+      cmd: "listen",
+      transport: t.kind,
+      maxPacketSize: t.maxPacketSize,
+      encrypted: t.encrypted,
+      datapath: t.datapath,
+    });
     const ready = await peer.next("ready", timeout);
     /** One transfer on a new connection: timed, checked against the expected size and CRC. */
     const transfer = async (bytes: number, udxIds: number) => {

@@ -4,7 +4,14 @@ import net from "node:net";
 import { blastReceive, creditWindow, openBlastSocket } from "../src/cli/bench-blast.js";
 import { crc32 } from "../src/cli/bench-data.js";
 import { createServer } from "../src/index.js";
-import { encryptionFor, type PeerCommand, type PeerReport, pinnedPacketSize, UDX_SOCKET_BUFFER } from "./loopback.js";
+import {
+  encryptionFor,
+  type PeerCommand,
+  type PeerReport,
+  pinnedPacketSize,
+  runtimeFor,
+  UDX_SOCKET_BUFFER,
+} from "./loopback.js";
 import { loadUdx, type Udx, type UdxSocket } from "./udx.js";
 
 const send = (m: PeerReport) => process.send?.(m);
@@ -50,7 +57,8 @@ let udx: { udx: Udx; socket: UdxSocket } | undefined;
 
 async function listen(cmd: Extract<PeerCommand, { cmd: "listen" }>): Promise<void> {
   if (cmd.transport === "rudp") {
-    const server = createServer({ ...pinnedPacketSize(cmd.maxPacketSize), ...encryptionFor(cmd) }, (socket) => {
+    const options = { ...pinnedPacketSize(cmd.maxPacketSize), ...encryptionFor(cmd), ...runtimeFor(cmd) };
+    const server = createServer(options, (socket) => {
       const sink = new Sink();
       socket.on("data", (d: Buffer) => sink.data(d));
       socket.on("end", () => sink.end());

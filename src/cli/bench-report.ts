@@ -2,6 +2,7 @@
 
 import { readFileSync } from "node:fs";
 import os from "node:os";
+import { nodeRuntime } from "../api/defaults.js";
 import { MS } from "../core/index.js";
 import type { LoopbackResult } from "./bench-loopback.js";
 import { LOSSY_PATH, LOSSY_RECEIVE_WINDOW, type LossyResult } from "./bench-lossy.js";
@@ -15,6 +16,8 @@ export interface Machine {
   platform: string;
   arch: string;
   rudp: string;
+  /** How rudp's sockets reach the network here: "native" (the addon) or "dgram". */
+  datapath: string;
 }
 
 /** Describes this machine. */
@@ -27,6 +30,7 @@ export function describeMachine(): Machine {
     platform: os.platform(),
     arch: os.arch(),
     rudp: pkg.version,
+    datapath: nodeRuntime().datapath,
   };
 }
 
@@ -38,7 +42,7 @@ export const BENCH_NOTE =
 /** The header lines: machine, runtime, and BENCH_NOTE. */
 export function headerLines(m: Machine): string[] {
   return [
-    `rudp bench (rudp ${m.rudp}): ${m.cpu}, ${m.cores} cores, node ${m.node} on ${m.platform} ${m.arch}`,
+    `rudp bench (rudp ${m.rudp}): ${m.cpu}, ${m.cores} cores, node ${m.node} on ${m.platform} ${m.arch}, ${m.datapath} datapath`,
     BENCH_NOTE,
   ];
 }
