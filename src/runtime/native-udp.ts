@@ -190,9 +190,10 @@ class NativeUdpHandle implements UdpHandle {
     if (this.#queued >= SEND_QUEUE_FLUSH && this.#queued % SEND_QUEUE_FLUSH === 0) this.flush();
   }
 
-  flush(): void {
+  flush(): boolean {
     const n = this.#queued;
-    if (n === 0 || this.#blocked || this.#closed) return;
+    if (this.#closed || n === 0) return true;
+    if (this.#blocked) return false;
     const addressed = this.peer === undefined;
     const sent = this.#native.send(
       this.#socket,
@@ -210,7 +211,7 @@ class NativeUdpHandle implements UdpHandle {
       // Keep the array (no reallocation per flush) but not the datagrams: they pin the driver's send slabs.
       this.#queue.fill(NOTHING, 0, n);
       this.#queued = 0;
-      return;
+      return true;
     }
     // The kernel's send buffer is full: keep the rest until the socket is writable again.
     this.#blocked = true;
@@ -220,6 +221,7 @@ class NativeUdpHandle implements UdpHandle {
       this.#ports.copyWithin(0, sent, n);
     }
     this.#queued = n - sent;
+    return false;
   }
 
   close(): void {

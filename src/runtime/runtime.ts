@@ -19,8 +19,12 @@ export interface UdpHandle {
   readonly peer: Address | undefined;
   /** Sends one datagram; the handle may keep `data`, so callers pass a buffer they no longer modify. */
   send(data: Uint8Array, to: Address): void;
-  /** Pushes out what `send()` queued, for handles that batch their sends; the driver calls it after each batch. */
-  flush?(): void;
+  /**
+   * Pushes out what `send()` queued, for handles that batch their sends; the driver calls it after each
+   * batch. True when every queued datagram is with the kernel (their buffers may be reused); false when
+   * some wait for the socket to become writable (the handle still holds them).
+   */
+  flush?(): boolean;
   /** Receives datagrams; set once by the driver. */
   onMessage: (data: Uint8Array, from: Address) => void;
   /** Reports an asynchronous socket error (for a connected socket, ECONNREFUSED means ICMP port unreachable). */
