@@ -27,7 +27,7 @@ const SLAB_SIZE = 1 << 20;
  */
 let slab = new Uint8Array(0);
 let slabUsed = 0;
-/** Datagrams built into the current slab that a batching handle has not yet sent. */
+/** Datagrams built into the current slab that a batching handle has not yet sent (after a blocked flush the count stays up; the pin covers that slab). */
 let slabWaiting = 0;
 /** An asynchronous or blocked handle holds part of the current slab: it must not be rewound. */
 let slabPinned = false;
@@ -220,6 +220,7 @@ export class EndpointDriver {
     if (!drained) slabPinned = true;
     else if (this.#builtIn === slab) slabWaiting -= this.#built;
     this.#built = 0;
+    this.#builtIn = undefined; // an idle driver must not keep a replaced slab alive
     if (slabWaiting === 0 && !slabPinned) slabUsed = 0;
   }
 
