@@ -41,6 +41,7 @@
 #define SEND_IOVS 1024
 #define GSO_MAX_SEGMENTS 64
 #define GSO_MAX_BYTES 65000
+#define CHUNK_BYTES 65536
 
 /* Per-thread (per napi_env) scratch, shared by that thread's sockets: callbacks run one at a time. */
 typedef struct {
@@ -168,10 +169,10 @@ static int get_host_port(napi_env env, napi_value host_v, napi_value port_v, cha
   return 0;
 }
 
-/* open(family 4|6, ipv6Only, recvBufferSize, sendBufferSize, meta Int32Array, onBatch, onWritable, onError) */
+/* open(family 4|6, ipv6Only, recvBufferSize, sendBufferSize, meta Int32Array, onBatch, onWritable, onError, offloads) */
 static napi_value Open(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int fam = 4, v6only = 0, rcvbuf = 0, sndbuf = 0;
   bool flag = false;
@@ -211,7 +212,10 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   s->scratch = scratch;
   s->fd = fd;
   s->family = family;
-  s->gso = 1;
+  bool offloads = true;
+  if (argc > 8) napi_get_value_bool(env, argv[8], &offloads);
+  s->gso = offloads;
+  s->gro = offloads; /* turned on in start(), and only there (see SetGso) */
   s->meta = data;
   s->poll.data = s;
   napi_create_reference(env, argv[4], 1, &s->meta_ref);
@@ -355,12 +359,16 @@ static void call_js(sock_t *s, napi_ref fn_ref, size_t argc, napi_value *argv) {
   }
 }
 
+/* Tells JS about a socket error; callable from libuv callbacks (it opens its own handle scope). */
 static void report_error(sock_t *s, int err, const char *syscall) {
   napi_env env = s->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
   napi_value argv[2];
   argv[0] = make_int(env, -err);
   napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &argv[1]);
   call_js(s, s->on_error, 2, argv);
+  napi_close_handle_scope(env, scope);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events);
@@ -371,10 +379,80 @@ static void set_poll(sock_t *s, int events) {
   uv_poll_start(&s->poll, events, on_poll);
 }
 
-/* Reads what is queued (up to RECV_ROUNDS batches) and hands each batch to JS in one call. */
-static void read_batches(sock_t *s) {
+/* The datagrams in one read message: more than one when the kernel coalesced a run (GRO). */
+static int segments_of(sock_t *s, int i, unsigned *seg) {
+  scratch_t *sc = s->scratch;
+  unsigned len = sc->rmsgs[i].msg_len;
+  int size = 0;
+  struct msghdr *mh = &sc->rmsgs[i].msg_hdr;
+  if (mh->msg_controllen > 0)
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) memcpy(&size, CMSG_DATA(c), sizeof(int));
+  if (size <= 0 || (unsigned)size >= len) {
+    *seg = len;
+    return 1;
+  }
+  *seg = (unsigned)size;
+  return (int)((len + (unsigned)size - 1) / (unsigned)size);
+}
+
+/*
+ * Hands messages [first, end) of the scratch to JS as one chunk: one new Buffer
+ * holding them back to back, and one meta entry per datagram.
+ */
+static void deliver_chunk(sock_t *s, int first, int end) {
   scratch_t *sc = s->scratch;
   napi_env env = s->env;
+  size_t total = 0;
+  for (int i = first; i < end; i++) total += sc->rmsgs[i].msg_len;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value buf;
+  void *dst = NULL;
+  if (napi_create_buffer(env, total, &dst, &buf) != napi_ok) {
+    napi_close_handle_scope(env, scope);
+    return;
+  }
+  size_t off = 0;
+  int entries = 0;
+  for (int i = first; i < end; i++) {
+    unsigned len = sc->rmsgs[i].msg_len, seg;
+    int count = segments_of(s, i, &seg);
+    memcpy((uint8_t *)dst + off, sc->riov[i].iov_base, len);
+    const struct sockaddr_storage *a = &sc->raddr[i];
+    for (int k = 0; k < count; k++) {
+      unsigned at = (unsigned)k * seg;
+      int32_t *m = s->meta + (size_t)entries * META_STRIDE;
+      m[0] = (int32_t)(off + at);
+      m[1] = (int32_t)(len - at < seg ? len - at : seg);
+      if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)a;
+        m[2] = ntohs(v4->sin_port);
+        m[3] = 4;
+        memcpy(&m[4], &v4->sin_addr, 4);
+        m[5] = m[6] = m[7] = 0;
+      } else {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)a;
+        m[2] = ntohs(v6->sin6_port);
+        m[3] = 6;
+        memcpy(&m[4], &v6->sin6_addr, 16);
+      }
+      entries++;
+    }
+    off += len;
+  }
+  napi_value argv[2] = {buf, make_int(env, entries)};
+  call_js(s, s->on_batch, 2, argv);
+  napi_close_handle_scope(env, scope);
+}
+
+/*
+ * Reads what is queued (up to RECV_ROUNDS batches of RECV_BATCH messages) and
+ * hands it to JS in chunks of at most CHUNK_BYTES (a view JS keeps pins one
+ * chunk, no more than one 64 KB datagram would) and META_ENTRIES datagrams.
+ */
+static void read_batches(sock_t *s) {
+  scratch_t *sc = s->scratch;
   for (int round = 0; round < RECV_ROUNDS && !s->closed; round++) {
     for (int i = 0; i < RECV_BATCH; i++) {
       sc->riov[i].iov_base = sc->scratch + (size_t)i * RECV_SLOT;
@@ -391,58 +469,25 @@ static void read_batches(sock_t *s) {
     int n = recvmmsg(s->fd, sc->rmsgs, RECV_BATCH, MSG_DONTWAIT, NULL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) report_error(s, errno, "recvmmsg");
+      if (errno != EAGAIN && errno != EWOULDBLOCK) report_error(s, errno, "recvmsg");
       return;
     }
-    size_t total = 0;
-    int entries = 0;
-    for (int i = 0; i < n; i++) total += sc->rmsgs[i].msg_len;
-    napi_handle_scope scope;
-    napi_open_handle_scope(env, &scope);
-    napi_value buf;
-    void *dst = NULL;
-    if (napi_create_buffer(env, total, &dst, &buf) != napi_ok) {
-      napi_close_handle_scope(env, scope);
-      return;
-    }
-    size_t off = 0;
-    for (int i = 0; i < n; i++) {
+    int first = 0, entries = 0;
+    size_t bytes = 0;
+    for (int i = 0; i < n && !s->closed; i++) {
+      unsigned seg;
+      int count = segments_of(s, i, &seg);
       unsigned len = sc->rmsgs[i].msg_len;
-      memcpy((uint8_t *)dst + off, sc->riov[i].iov_base, len);
-      int seg = 0;
-      if (s->gro) {
-        struct msghdr *mh = &sc->rmsgs[i].msg_hdr;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
-          if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) memcpy(&seg, CMSG_DATA(c), sizeof(int));
+      if (i > first && (entries + count > META_ENTRIES || bytes + len > CHUNK_BYTES)) {
+        deliver_chunk(s, first, i);
+        first = i;
+        entries = 0;
+        bytes = 0;
       }
-      if (seg <= 0 || (unsigned)seg >= len) seg = (int)len;
-      const struct sockaddr_storage *a = &sc->raddr[i];
-      for (unsigned at = 0; at < len || (len == 0 && at == 0); at += (unsigned)seg) {
-        if (entries >= META_ENTRIES) break;
-        int32_t *m = s->meta + (size_t)entries * META_STRIDE;
-        unsigned piece = len - at < (unsigned)seg ? len - at : (unsigned)seg;
-        m[0] = (int32_t)(off + at);
-        m[1] = (int32_t)piece;
-        if (a->ss_family == AF_INET) {
-          const struct sockaddr_in *v4 = (const struct sockaddr_in *)a;
-          m[2] = ntohs(v4->sin_port);
-          m[3] = 4;
-          memcpy(&m[4], &v4->sin_addr, 4);
-          m[5] = m[6] = m[7] = 0;
-        } else {
-          const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)a;
-          m[2] = ntohs(v6->sin6_port);
-          m[3] = 6;
-          memcpy(&m[4], &v6->sin6_addr, 16);
-        }
-        entries++;
-        if (len == 0) break;
-      }
-      off += len;
+      entries += count;
+      bytes += len;
     }
-    napi_value argv[2] = {buf, make_int(env, entries)};
-    call_js(s, s->on_batch, 2, argv);
-    napi_close_handle_scope(env, scope);
+    if (n > first && !s->closed) deliver_chunk(s, first, n);
     if (n < RECV_BATCH) return;
   }
 }
@@ -451,20 +496,18 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   sock_t *s = h->data;
   if (s->closed) return;
   if (status < 0) {
-    /* libuv reports POLLERR as EBADF and stops polling; a pending socket error (an ICMP port
-     * unreachable on a connected socket: ECONNREFUSED) is what the reader wants to hear. */
+    /*
+     * libuv reports POLLERR as EBADF and stops polling. The real error is the socket's pending one
+     * (ECONNREFUSED after an ICMP port unreachable on a connected socket), or none when a send or a
+     * read already took it; either way the socket goes on, so polling is restarted.
+     */
     int err = 0;
     socklen_t len = sizeof(err);
-    getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    int wanted = s->events;
-    if (err != 0) {
-      s->events = 0;
-      set_poll(s, wanted ? wanted : UV_READABLE);
-    }
-    napi_handle_scope scope;
-    napi_open_handle_scope(s->env, &scope);
-    report_error(s, err ? err : -status, err ? "recvmsg" : "poll");
-    napi_close_handle_scope(s->env, scope);
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    int wanted = s->events ? s->events : UV_READABLE;
+    s->events = 0;
+    set_poll(s, wanted);
+    if (err != 0) report_error(s, err, "recvmsg");
     return;
   }
   if (events & UV_WRITABLE) {
@@ -486,7 +529,7 @@ static napi_value Start(napi_env env, napi_callback_info info) {
   if (!s || s->closed) return make_int(env, -EBADF);
   if (s->polling) return make_int(env, 0);
   int on = 1;
-  s->gro = setsockopt(s->fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
+  if (s->gro) s->gro = setsockopt(s->fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return make_int(env, -EINVAL);
   int r = uv_poll_init_socket(loop, &s->poll, s->fd);
@@ -689,19 +732,19 @@ static napi_value Offloads(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* setOffloads(sock, gso, gro): turns GSO (sends) and GRO (reads) off or back on. */
-static napi_value SetOffloads(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+/*
+ * setGso(sock, on): turns GSO on sends off or back on. GRO is chosen once, at open: after turning it
+ * off the kernel no longer says where a run it had already coalesced splits, and would hand it over
+ * as one datagram.
+ */
+static napi_value SetGso(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   sock_t *s = get_sock(env, argv[0]);
-  bool gso = false, gro = false;
+  bool gso = false;
   napi_get_value_bool(env, argv[1], &gso);
-  napi_get_value_bool(env, argv[2], &gro);
-  if (!s || s->closed) return NULL;
-  s->gso = gso;
-  int on = gro ? 1 : 0;
-  if (setsockopt(s->fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0) s->gro = on;
+  if (s && !s->closed) s->gso = gso;
   return NULL;
 }
 
@@ -839,7 +882,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"close", NULL, Close, NULL, NULL, NULL, napi_default, NULL},
       {"ref", NULL, Ref, NULL, NULL, NULL, napi_default, NULL},
       {"offloads", NULL, Offloads, NULL, NULL, NULL, napi_default, NULL},
-      {"setOffloads", NULL, SetOffloads, NULL, NULL, NULL, napi_default, NULL},
+      {"setGso", NULL, SetGso, NULL, NULL, NULL, napi_default, NULL},
       {"crc32", NULL, Crc32, NULL, NULL, NULL, napi_default, NULL},
       {"crc32Kind", NULL, Crc32Kind, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -42,6 +42,19 @@ function sendRoom(): Uint8Array {
   return slab.subarray(slabUsed);
 }
 
+/**
+ * Socket errors that come from ICMP messages a connected socket hears and that must not end a connection
+ * (RFC 1122 §4.2.3.9 soft errors): host or network unreachable may be transient, and "fragmentation needed"
+ * (EMSGSIZE) is path MTU discovery's business (§4.9). Retransmission and the timeouts decide.
+ */
+const SOFT_SOCKET_ERRORS: ReadonlySet<string> = new Set([
+  "EMSGSIZE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EHOSTDOWN",
+  "ENETDOWN",
+]);
+
 /** An API object that wants a connection's events. */
 export interface ConnectionSink {
   onConnectionEvent(event: ConnectionEvent): void;
@@ -236,6 +249,7 @@ export class EndpointDriver {
       this.wake();
       return;
     }
+    if (err.code !== undefined && SOFT_SOCKET_ERRORS.has(err.code)) return;
     this.onError(err);
   }
 

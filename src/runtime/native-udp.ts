@@ -7,6 +7,7 @@
  */
 
 import { createRequire } from "node:module";
+import { constants as osConstants } from "node:os";
 import { fileURLToPath } from "node:url";
 import { getSystemErrorName } from "node:util";
 import type { Address } from "../core/address.js";
@@ -28,6 +29,7 @@ export interface NativeUdpBinding {
     onBatch: (data: Buffer, entries: number) => void,
     onWritable: () => void,
     onError: (errno: number, syscall: string) => void,
+    offloads: boolean,
   ): NativeSocket | number;
   bind(socket: NativeSocket, host: string, port: number): number;
   connect(socket: NativeSocket, host: string, port: number): number;
@@ -46,7 +48,7 @@ export interface NativeUdpBinding {
   close(socket: NativeSocket): void;
   ref(socket: NativeSocket, on: boolean): void;
   offloads(socket: NativeSocket): [gso: number, gro: number];
-  setOffloads(socket: NativeSocket, gso: boolean, gro: boolean): void;
+  setGso(socket: NativeSocket, on: boolean): void;
   /** CRC-32 (zlib's polynomial) of data[start, end). */
   crc32(data: Uint8Array, start: number, end: number): number;
   /** "pclmul" or "table". */
@@ -95,11 +97,16 @@ const sendStatus = new Int32Array(2);
 /** Sources of the batch being delivered; one table serves every socket (batches are delivered one at a time). */
 let sharedMeta: Int32Array | undefined;
 
-/** Binds a native UDP socket; throws a node-style error (EADDRINUSE, …) as node:dgram would report it. */
-export function bindNativeUdp(native: NativeUdpBinding, o: BindOptions, family: 4 | 6): UdpHandle {
+/**
+ * Binds a native UDP socket; throws a node-style error (EADDRINUSE, …) as node:dgram would report it.
+ * `offloads` false keeps UDP GSO and GRO off (for comparisons; GRO cannot change once the socket is open).
+ */
+export function bindNativeUdp(native: NativeUdpBinding, o: BindOptions, family: 4 | 6, offloads = true): UdpHandle {
   sharedMeta ??= new Int32Array(native.META_ENTRIES * native.META_STRIDE);
-  return new NativeUdpHandle(native, sharedMeta, o, family);
+  return new NativeUdpHandle(native, sharedMeta, o, family, offloads);
 }
+
+const ECONNREFUSED = -osConstants.errno.ECONNREFUSED;
 
 class NativeUdpHandle implements UdpHandle {
   readonly local: Address & { family: "IPv4" | "IPv6" };
@@ -116,12 +123,13 @@ class NativeUdpHandle implements UdpHandle {
   #queued = 0;
   #blocked = false;
   #closed = false;
+  #sendErrors = 0;
   /** The last source seen, reused while datagrams keep coming from it (one object per peer, not per datagram). */
   #source: Address | undefined;
   #sourcePort = -1;
   #sourceWords = new Int32Array(5);
 
-  constructor(native: NativeUdpBinding, meta: Int32Array, o: BindOptions, family: 4 | 6) {
+  constructor(native: NativeUdpBinding, meta: Int32Array, o: BindOptions, family: 4 | 6, offloads: boolean) {
     this.#native = native;
     this.#meta = meta;
     this.#stride = native.META_STRIDE;
@@ -134,6 +142,7 @@ class NativeUdpHandle implements UdpHandle {
       (data, entries) => this.#onBatch(data, entries),
       () => this.#onWritable(),
       (errno, syscall) => this.#onNativeError(errno, syscall),
+      offloads,
     );
     if (typeof socket === "number") throw systemError(socket, "socket");
     this.#socket = socket;
@@ -168,9 +177,14 @@ class NativeUdpHandle implements UdpHandle {
     return { gso: gso === 1, gro: gro === 1 };
   }
 
-  /** Turns UDP GSO (sends) and GRO (reads) off or back on, for comparisons. */
-  setOffloads(gso: boolean, gro: boolean): void {
-    if (!this.#closed) this.#native.setOffloads(this.#socket, gso, gro);
+  /** Turns UDP GSO off or back on for the following sends, for comparisons. */
+  setGso(on: boolean): void {
+    if (!this.#closed) this.#native.setGso(this.#socket, on);
+  }
+
+  /** Datagrams dropped because the kernel refused them (as node:dgram without a callback, they raise no error). */
+  get sendErrors(): number {
+    return this.#sendErrors;
   }
 
   send(data: Uint8Array, to: Address): void {
@@ -204,8 +218,12 @@ class NativeUdpHandle implements UdpHandle {
       sendStatus,
     );
     if (sendStatus[0] !== 0) {
-      const err = systemError(-sendStatus[0], "send");
-      process.nextTick(() => this.#reportError(err));
+      this.#sendErrors += sendStatus[1];
+      // ECONNREFUSED on a connected socket is the peer's port unreachable, which the driver acts on.
+      if (-sendStatus[0] === ECONNREFUSED) {
+        const err = systemError(ECONNREFUSED, "send");
+        process.nextTick(() => this.#reportError(err));
+      }
     }
     if (sent >= n) {
       // Keep the array (no reallocation per flush) but not the datagrams: they pin the driver's send slabs.

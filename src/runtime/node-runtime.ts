@@ -103,6 +103,8 @@ export type Datapath = "auto" | "native" | "dgram";
 export interface NodeRuntimeOptions {
   /** Defaults to the RUDP_DATAPATH environment variable, else "auto". */
   datapath?: Datapath;
+  /** The native datapath's UDP GSO and GRO, where the kernel has them (default true). */
+  offloads?: boolean;
 }
 
 function datapathFromEnv(): Datapath {
@@ -119,6 +121,7 @@ export class NodeRuntime implements Runtime {
   /** The datapath this runtime's sockets use. */
   readonly datapath: "native" | "dgram";
   readonly #native: NativeUdpBinding | undefined;
+  readonly #offloads: boolean;
 
   constructor(options: NodeRuntimeOptions = {}) {
     const wanted = options.datapath ?? datapathFromEnv();
@@ -131,6 +134,7 @@ export class NodeRuntime implements Runtime {
       throw err;
     }
     this.datapath = this.#native ? "native" : "dgram";
+    this.#offloads = options.offloads ?? true;
     const addonCrc = this.#native?.crc32;
     this.checksum = addonCrc ? (data, start, end) => addonCrc(data, start, end) : nativeCrc32;
   }
@@ -157,7 +161,7 @@ export class NodeRuntime implements Runtime {
   bindUdp(o: BindOptions): Promise<UdpHandle> {
     if (this.#native) {
       try {
-        return Promise.resolve(bindNativeUdp(this.#native, o, isIP(o.host) === 6 ? 6 : 4));
+        return Promise.resolve(bindNativeUdp(this.#native, o, isIP(o.host) === 6 ? 6 : 4, this.#offloads));
       } catch (err) {
         return Promise.reject(err);
       }

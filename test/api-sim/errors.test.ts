@@ -1,13 +1,13 @@
 /**
  * Connection failures through the public API on virtual time: a vanished
  * server (ETIMEDOUT after virtual minutes, in real milliseconds), connect
- * timeouts, and ECONNREFUSED from an emulated ICMP port unreachable.
+ * timeouts, ECONNREFUSED from an emulated ICMP port unreachable, and soft ICMP errors that change nothing.
  */
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { MS, SECOND } from "../../src/core/time.js";
-import { connect, createServer, type Socket } from "../../src/index.js";
+import { connect, createServer, type Socket, type UdpHandle } from "../../src/index.js";
 import { withSeed } from "../helpers/seed.js";
 import { B, collect, listen, shutdown, world } from "./helpers.js";
 
@@ -145,5 +145,56 @@ test(
     assert.ok(await loop.run(() => refused.closed, { timeout: 30 * SECOND }));
     assert.equal(refused.error?.code, "ECONNREFUSED");
     await shutdown(loop, [a, b]);
+  }),
+);
+
+/** An asynchronous socket error as node:dgram (or the native datapath) reports it. */
+function socketError(code: string): Error & { code: string; syscall: string } {
+  return Object.assign(new Error(`recvmsg ${code}`), { code, syscall: "recvmsg" });
+}
+
+// Regression: a connected UDP socket reports ICMP "fragmentation needed" (EMSGSIZE) and host or network
+// unreachable as socket errors, and the driver made every one of them fatal ('error' on the socket). They are
+// soft errors (RFC 1122 §4.2.3.9): retransmission, path MTU discovery and the timeouts decide.
+test(
+  "soft ICMP errors on the socket (EMSGSIZE, EHOSTUNREACH, ENETUNREACH) do not fail a transfer; others still do",
+  { timeout: 10_000 },
+  withSeed(14, async (seed) => {
+    const { loop, a, b } = world(seed, LOSSY);
+    const handles: UdpHandle[] = [];
+    const bind = a.bindUdp.bind(a);
+    a.bindUdp = async (o) => {
+      const h = await bind(o);
+      handles.push(h);
+      return h;
+    };
+    const accepted: Socket[] = [];
+    const received: Buffer[] = [];
+    const server = createServer({ runtime: b }, (s) => {
+      accepted.push(s);
+      s.on("data", (d: Buffer) => received.push(d));
+    });
+    const port = await listen(loop, server);
+    const client = connect({ port, host: B, runtime: a });
+    const got = collect(client, loop);
+    const data = Buffer.alloc(200_000, 7);
+    client.write(data);
+    assert.ok(await loop.run(() => received.reduce((n, d) => n + d.length, 0) > 50_000, { timeout: 30 * SECOND }));
+    assert.equal(handles.length, 1);
+    for (const code of ["EMSGSIZE", "EHOSTUNREACH", "ENETUNREACH"]) handles[0].onError(socketError(code));
+    client.end();
+    assert.ok(
+      await loop.run(() => received.reduce((n, d) => n + d.length, 0) === data.length, { timeout: 60 * SECOND }),
+    );
+    assert.equal(got.error, undefined);
+    assert.ok(Buffer.concat(received).equals(data));
+    // Anything else is still the socket's failure.
+    const second = connect({ port, host: B, runtime: a });
+    const failed = collect(second, loop);
+    assert.ok(await loop.run(() => failed.connected, { timeout: 30 * SECOND }));
+    handles[1].onError(socketError("EACCES"));
+    assert.ok(await loop.run(() => failed.closed, { timeout: 30 * SECOND }));
+    assert.equal(failed.error?.code, "EACCES");
+    await shutdown(loop, [a, b], { servers: [server], sockets: [...accepted, client, second] });
   }),
 );
