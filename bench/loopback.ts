@@ -22,7 +22,14 @@ import { loadUdx } from "./udx.js";
 
 /** Messages from the parent to bench/peer.ts. */
 export type PeerCommand =
-  | { cmd: "listen"; transport: Kind; maxPacketSize?: number; encrypted?: boolean; datapath?: "dgram" }
+  | {
+      cmd: "listen";
+      transport: Kind;
+      maxPacketSize?: number;
+      encrypted?: boolean;
+      datapath?: "dgram";
+      offloads?: false;
+    }
   /** udx: create stream `localId` in the receiver, connected to the sender's stream `remoteId` at `port`. */
   | { cmd: "udx-peer"; port: number; localId: number; remoteId: number };
 
@@ -55,6 +62,7 @@ export interface Transport {
     | "rudp-1200"
     | "rudp-64k"
     | "rudp-1200-dgram"
+    | "rudp-1200-no-offload"
     | "rudp-64k-dgram"
     | "rudp-1200-enc"
     | "rudp-64k-enc"
@@ -70,15 +78,24 @@ export interface Transport {
   encrypted?: boolean;
   /** rudp over node:dgram even when the native datapath is built (both ends). */
   datapath?: "dgram";
+  /** The native datapath without UDP GSO and GRO (both ends). */
+  offloads?: false;
 }
 
-/** The runtime of a transport's rudp sockets: the default one, or a node:dgram one. */
-export function runtimeFor(t: { datapath?: "dgram" }): { runtime?: NodeRuntime } {
-  if (t.datapath !== "dgram") return {};
-  dgramRuntime ??= new NodeRuntime({ datapath: "dgram" });
-  return { runtime: dgramRuntime };
+/** The runtime of a transport's rudp sockets: the default one, a node:dgram one, or one without offloads. */
+export function runtimeFor(t: { datapath?: "dgram"; offloads?: false }): { runtime?: NodeRuntime } {
+  if (t.datapath === "dgram") {
+    dgramRuntime ??= new NodeRuntime({ datapath: "dgram" });
+    return { runtime: dgramRuntime };
+  }
+  if (t.offloads === false) {
+    plainRuntime ??= new NodeRuntime({ offloads: false });
+    return { runtime: plainRuntime };
+  }
+  return {};
 }
 let dgramRuntime: NodeRuntime | undefined;
+let plainRuntime: NodeRuntime | undefined;
 
 /** The pre-shared key of the encrypted runs (both processes know it). */
 export const BENCH_PSK = new Uint8Array(32).fill(0x42);
@@ -102,6 +119,13 @@ export const TRANSPORTS: readonly Transport[] = [
     kind: "rudp",
     maxPacketSize: 1200,
     datapath: "dgram",
+  },
+  {
+    id: "rudp-1200-no-offload",
+    label: "rudp, 1200 B datagrams, native datapath without UDP GSO/GRO",
+    kind: "rudp",
+    maxPacketSize: 1200,
+    offloads: false,
   },
   {
     id: "rudp-64k-dgram",
@@ -366,6 +390,7 @@ export async function runOnce(t: Transport, total: number): Promise<RunResult> {
       maxPacketSize: t.maxPacketSize,
       encrypted: t.encrypted,
       datapath: t.datapath,
+      offloads: t.offloads,
     });
     const ready = await peer.next("ready", timeout);
     /** One transfer on a new connection: timed, checked against the expected size and CRC. */

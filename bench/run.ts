@@ -182,6 +182,7 @@ function loopbackSection(o: LoopbackOptions, results: Map<Transport["id"], RunRe
   const r1200 = g("rudp-1200");
   const r64k = g("rudp-64k");
   const g1200 = g("rudp-1200-dgram");
+  const n1200 = g("rudp-1200-no-offload");
   const g64k = g("rudp-64k-dgram");
   const e1200 = g("rudp-1200-enc");
   const e64k = g("rudp-64k-enc");
@@ -202,7 +203,7 @@ function loopbackSection(o: LoopbackOptions, results: Map<Transport["id"], RunRe
       "The benchmark process sends; a forked child process receives, checks the byte count and a CRC-32, and reports its own CPU time " +
       `(\`process.cpuUsage\`). Each run starts a fresh receiver and first makes an untimed ${mib(Math.min(WARMUP_BYTES, o.bytes))} warm-up transfer on its own connection. ` +
       `rudp uses its defaults otherwise (${DEFAULT_CONFIG.congestionControl}, 4 MiB UDP socket buffers, and the native datapath: ${datapathNote()}); udx's sockets get the same ${mib(UDX_SOCKET_BUFFER)} buffers. ` +
-      "The “over node:dgram” rows are rudp with the native datapath turned off at both ends. " +
+      "The “over node:dgram” rows are rudp with the native datapath turned off at both ends; the “without UDP GSO/GRO” row keeps the native datapath's batched syscalls but sends and receives every datagram separately. " +
       "The two “Node dgram credit blast” rows are a reference, not a transport (the one `rudp bench` runs): node:dgram with the same buffers, " +
       "sending 1200-byte or 65,000-byte datagrams (an 8-byte sequence header included) in batches per event-loop turn, " +
       `paced only by the credit the receiver grants (a window of ${window("dgram-1200")} or ${window("dgram-64k")} datagrams, within its receive buffer). ` +
@@ -234,6 +235,8 @@ function loopbackSection(o: LoopbackOptions, results: Map<Transport["id"], RunRe
           "goodput rudp-1200 / rudp-1200 over node:dgram (what the native datapath gives)",
           ratio(r1200?.mbps, g1200?.mbps),
         ],
+        ["goodput rudp-1200 without GSO/GRO / udx", ratio(n1200?.mbps, udx?.mbps)],
+        ["CPU per GiB rudp-1200 without GSO/GRO / udx", ratio(n1200?.cpu, udx?.cpu)],
         ["goodput rudp-64K / rudp-64K over node:dgram", ratio(r64k?.mbps, g64k?.mbps)],
         ["goodput rudp-64K / udx", ratio(r64k?.mbps, udx?.mbps)],
         ["goodput rudp-64K / TCP", ratio(r64k?.mbps, tcp?.mbps)],
