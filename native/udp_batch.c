@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <node_api.h>
+#include <openssl/evp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -862,6 +863,99 @@ static napi_value Crc32Kind(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * AEAD seal/open for encrypted connections through the OpenSSL that Node itself
+ * links (its EVP interface, exported by the node binary): the same ciphers as
+ * node:crypto, without a Cipheriv object per datagram. One context per
+ * algorithm and thread, re-keyed for every call.
+ */
+#define AEAD_TAG 16
+
+static EVP_CIPHER_CTX *aead_ctx[2];
+
+static const EVP_CIPHER *aead_cipher(int alg) { return alg == 0 ? EVP_chacha20_poly1305() : EVP_aes_256_gcm(); }
+
+static EVP_CIPHER_CTX *aead_context(int alg) {
+  if (!aead_ctx[alg]) {
+    aead_ctx[alg] = EVP_CIPHER_CTX_new();
+    if (aead_ctx[alg] && EVP_CipherInit_ex(aead_ctx[alg], aead_cipher(alg), NULL, NULL, NULL, 1) != 1) {
+      EVP_CIPHER_CTX_free(aead_ctx[alg]);
+      aead_ctx[alg] = NULL;
+    }
+  }
+  return aead_ctx[alg];
+}
+
+typedef struct {
+  uint8_t *data;
+  size_t length;
+} bytes_t;
+
+static int get_bytes(napi_env env, napi_value v, bytes_t *out) {
+  napi_typedarray_type type;
+  void *data;
+  if (napi_get_typedarray_info(env, v, &type, &out->length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array)
+    return -1;
+  out->data = data;
+  return 0;
+}
+
+/*
+ * aeadSeal(alg 0=chacha20-poly1305 | 1=aes-256-gcm, key, nonce, aad, plaintext, out, outOffset)
+ * → bytes written (plaintext + 16-byte tag), or -1. `out` may not overlap `plaintext` unless at the same place.
+ */
+static napi_value AeadSeal(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int alg = 0;
+  uint32_t off = 0;
+  bytes_t key, nonce, aad, text, out;
+  napi_get_value_int32(env, argv[0], &alg);
+  napi_get_value_uint32(env, argv[6], &off);
+  if ((alg != 0 && alg != 1) || get_bytes(env, argv[1], &key) || get_bytes(env, argv[2], &nonce) ||
+      get_bytes(env, argv[3], &aad) || get_bytes(env, argv[4], &text) || get_bytes(env, argv[5], &out) ||
+      key.length != 32 || nonce.length != 12 || text.length > INT32_MAX - AEAD_TAG ||
+      (size_t)off + text.length + AEAD_TAG > out.length)
+    return make_int(env, -1);
+  EVP_CIPHER_CTX *ctx = aead_context(alg);
+  int n = 0, fin = 0;
+  uint8_t *dst = out.data + off;
+  if (!ctx || EVP_CipherInit_ex(ctx, NULL, NULL, key.data, nonce.data, 1) != 1 ||
+      (aad.length > 0 && EVP_CipherUpdate(ctx, NULL, &n, aad.data, (int)aad.length) != 1) ||
+      EVP_CipherUpdate(ctx, dst, &n, text.data, (int)text.length) != 1 || EVP_CipherFinal_ex(ctx, dst + n, &fin) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG, dst + text.length) != 1)
+    return make_int(env, -1);
+  return make_int(env, (int64_t)text.length + AEAD_TAG);
+}
+
+/* aeadOpen(alg, key, nonce, aad, sealed, out) → plaintext bytes written into out, or -1 (forged, corrupt, bad sizes). */
+static napi_value AeadOpen(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int alg = 0;
+  bytes_t key, nonce, aad, sealed, out;
+  napi_get_value_int32(env, argv[0], &alg);
+  if ((alg != 0 && alg != 1) || get_bytes(env, argv[1], &key) || get_bytes(env, argv[2], &nonce) ||
+      get_bytes(env, argv[3], &aad) || get_bytes(env, argv[4], &sealed) || get_bytes(env, argv[5], &out) ||
+      key.length != 32 || nonce.length != 12 || sealed.length < AEAD_TAG || sealed.length > INT32_MAX ||
+      out.length < sealed.length - AEAD_TAG)
+    return make_int(env, -1);
+  size_t body = sealed.length - AEAD_TAG;
+  uint8_t tag[AEAD_TAG];
+  memcpy(tag, sealed.data + body, AEAD_TAG);
+  EVP_CIPHER_CTX *ctx = aead_context(alg);
+  int n = 0, fin = 0;
+  if (!ctx || EVP_CipherInit_ex(ctx, NULL, NULL, key.data, nonce.data, 0) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG, tag) != 1 ||
+      (aad.length > 0 && EVP_CipherUpdate(ctx, NULL, &n, aad.data, (int)aad.length) != 1) ||
+      EVP_CipherUpdate(ctx, out.data, &n, sealed.data, (int)body) != 1 ||
+      EVP_CipherFinal_ex(ctx, out.data + n, &fin) != 1)
+    return make_int(env, -1);
+  return make_int(env, (int64_t)body);
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   if (!crc_table[1]) {
     crc_table_init();
@@ -885,6 +979,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"setGso", NULL, SetGso, NULL, NULL, NULL, napi_default, NULL},
       {"crc32", NULL, Crc32, NULL, NULL, NULL, napi_default, NULL},
       {"crc32Kind", NULL, Crc32Kind, NULL, NULL, NULL, napi_default, NULL},
+      {"aeadSeal", NULL, AeadSeal, NULL, NULL, NULL, napi_default, NULL},
+      {"aeadOpen", NULL, AeadOpen, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value metaEntries = make_int(env, META_ENTRIES), metaStride = make_int(env, META_STRIDE);
   napi_set_named_property(env, exports, "META_ENTRIES", metaEntries);

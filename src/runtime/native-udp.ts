@@ -11,13 +11,14 @@ import { constants as osConstants } from "node:os";
 import { fileURLToPath } from "node:url";
 import { getSystemErrorName } from "node:util";
 import type { Address } from "../core/address.js";
+import type { NativeAead } from "./native-aead.js";
 import type { BindOptions, UdpHandle } from "./runtime.js";
 
 type NativeSocket = { readonly __nativeUdpSocket: unique symbol };
 type HostPort = [host: string, port: number];
 
 /** The addon's functions (negative numbers are `-errno`). */
-export interface NativeUdpBinding {
+export interface NativeUdpBinding extends NativeAead {
   readonly META_ENTRIES: number;
   readonly META_STRIDE: number;
   open(

@@ -14,6 +14,7 @@ import type { CryptoProvider } from "../core/crypto/provider.js";
 import type { Rng } from "../core/rng.js";
 import type { Instant } from "../core/time.js";
 import type { Checksum } from "../core/wire/crc32.js";
+import { nativeAeadProvider } from "./native-aead.js";
 import { bindNativeUdp, type NativeUdpBinding, nativeUdpBinding, nativeUdpLoadError } from "./native-udp.js";
 import { nodeCryptoProvider } from "./node-crypto.js";
 import type { BindOptions, Runtime, Timer, UdpHandle } from "./runtime.js";
@@ -117,7 +118,8 @@ export class NodeRuntime implements Runtime {
   readonly rng: Rng = new CryptoRng();
   /** The addon's CRC-32 (carry-less multiply, no subarray) when it is loaded, else zlib's. */
   readonly checksum: Checksum | undefined;
-  readonly crypto: CryptoProvider = nodeCryptoProvider();
+  /** node:crypto, with the AEAD in the native addon when it is loaded. */
+  readonly crypto: CryptoProvider;
   /** The datapath this runtime's sockets use. */
   readonly datapath: "native" | "dgram";
   readonly #native: NativeUdpBinding | undefined;
@@ -137,6 +139,7 @@ export class NodeRuntime implements Runtime {
     this.#offloads = options.offloads ?? true;
     const addonCrc = this.#native?.crc32;
     this.checksum = addonCrc ? (data, start, end) => addonCrc(data, start, end) : nativeCrc32;
+    this.crypto = this.#native ? nativeAeadProvider(nodeCryptoProvider(), this.#native) : nodeCryptoProvider();
   }
 
   now(): Instant {
