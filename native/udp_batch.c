@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <node_api.h>
@@ -43,6 +44,8 @@
 #define GSO_MAX_SEGMENTS 64
 #define GSO_MAX_BYTES 65000
 #define CHUNK_BYTES 65536
+/* Room for a numeric host, an IPv6 one with a %scope included. */
+#define HOST_MAX (INET6_ADDRSTRLEN + 64)
 
 /* Per-thread (per napi_env) scratch, shared by that thread's sockets: callbacks run one at a time. */
 typedef struct {
@@ -77,7 +80,7 @@ typedef struct {
   int32_t *meta;
   napi_async_context async;
   /* The last destination parsed, so a flow's sends parse its address once. */
-  char last_host[INET6_ADDRSTRLEN + 1];
+  char last_host[HOST_MAX];
   int last_port;
   struct sockaddr_storage last_addr;
   socklen_t last_len;
@@ -153,6 +156,21 @@ static int parse_addr(sock_t *s, const char *host, int port, struct sockaddr_sto
   a->sin6_family = AF_INET6;
   a->sin6_port = htons((uint16_t)port);
   if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1) {
+    if (strchr(host, '%')) {
+      /* A scoped address (fe80::1%eth0): the numeric resolver fills in the scope id. */
+      struct addrinfo hints, *res = NULL;
+      memset(&hints, 0, sizeof(hints));
+      hints.ai_family = AF_INET6;
+      hints.ai_socktype = SOCK_DGRAM;
+      hints.ai_flags = AI_NUMERICHOST;
+      if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res) return -EINVAL;
+      const struct sockaddr_in6 *r = (const struct sockaddr_in6 *)res->ai_addr;
+      a->sin6_addr = r->sin6_addr;
+      a->sin6_scope_id = r->sin6_scope_id;
+      freeaddrinfo(res);
+      *len = sizeof(*a);
+      return 0;
+    }
     struct in_addr v4;
     if (inet_pton(AF_INET, host, &v4) != 1) return -EINVAL;
     a->sin6_addr.s6_addr[10] = 0xff;
@@ -165,7 +183,7 @@ static int parse_addr(sock_t *s, const char *host, int port, struct sockaddr_sto
 
 static int get_host_port(napi_env env, napi_value host_v, napi_value port_v, char *host, int *port) {
   size_t n = 0;
-  if (napi_get_value_string_utf8(env, host_v, host, INET6_ADDRSTRLEN + 1, &n) != napi_ok) return -EINVAL;
+  if (napi_get_value_string_utf8(env, host_v, host, HOST_MAX, &n) != napi_ok) return -EINVAL;
   if (napi_get_value_int32(env, port_v, port) != napi_ok) return -EINVAL;
   return 0;
 }
@@ -232,38 +250,29 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   return ext;
 }
 
-/* bind(sock, host, port) → 0 | -errno */
-static napi_value Bind(napi_env env, napi_callback_info info) {
+/* Binds (connect 0) or connects (connect 1) the socket to (host, port) from JS → 0 | -errno. */
+static napi_value attach_address(napi_env env, napi_callback_info info, int connect_it) {
   size_t argc = 3;
   napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   sock_t *s = get_sock(env, argv[0]);
-  char host[INET6_ADDRSTRLEN + 1];
+  char host[HOST_MAX];
   int port;
   if (!s || s->closed || get_host_port(env, argv[1], argv[2], host, &port) < 0) return make_int(env, -EINVAL);
   struct sockaddr_storage a;
   socklen_t len;
   if (parse_addr(s, host, port, &a, &len) < 0) return make_int(env, -EINVAL);
-  if (bind(s->fd, (struct sockaddr *)&a, len) < 0) return make_int(env, -errno);
+  int r = connect_it ? connect(s->fd, (struct sockaddr *)&a, len) : bind(s->fd, (struct sockaddr *)&a, len);
+  if (r < 0) return make_int(env, -errno);
+  if (connect_it) s->connected = 1;
   return make_int(env, 0);
 }
 
+/* bind(sock, host, port) → 0 | -errno */
+static napi_value Bind(napi_env env, napi_callback_info info) { return attach_address(env, info, 0); }
+
 /* connect(sock, host, port) → 0 | -errno */
-static napi_value Connect(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s = get_sock(env, argv[0]);
-  char host[INET6_ADDRSTRLEN + 1];
-  int port;
-  if (!s || s->closed || get_host_port(env, argv[1], argv[2], host, &port) < 0) return make_int(env, -EINVAL);
-  struct sockaddr_storage a;
-  socklen_t len;
-  if (parse_addr(s, host, port, &a, &len) < 0) return make_int(env, -EINVAL);
-  if (connect(s->fd, (struct sockaddr *)&a, len) < 0) return make_int(env, -errno);
-  s->connected = 1;
-  return make_int(env, 0);
-}
+static napi_value Connect(napi_env env, napi_callback_info info) { return attach_address(env, info, 1); }
 
 static napi_value address_value(napi_env env, const struct sockaddr_storage *a) {
   char host[INET6_ADDRSTRLEN] = "";
@@ -589,7 +598,7 @@ static napi_value Send(napi_env env, napi_callback_info info) {
       int same_dest = 1;
       if (addressed) {
         napi_value hv;
-        char host[INET6_ADDRSTRLEN + 1];
+        char host[HOST_MAX];
         size_t hn = 0;
         CHECK(napi_get_element(env, argv[3], (uint32_t)next, &hv));
         if (napi_get_value_string_utf8(env, hv, host, sizeof(host), &hn) != napi_ok) host[0] = 0;

@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import dgram from "node:dgram";
 import { once } from "node:events";
 import { readdirSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Address } from "../../src/core/address.js";
@@ -463,6 +464,32 @@ describe("native UDP datapath", { skip: SKIP, timeout: 120_000 }, () => {
       await rx.until(sent.length + more.length);
       await sleep(50);
       assertSame(rx.got, [...sent, ...more], sender.local, "300 × 1200 bytes with offloads back on");
+    } finally {
+      sender.close();
+      receiver.close();
+    }
+  });
+
+  // Regression: the addon parsed destinations with inet_pton only, which refuses a scope (fe80::1%eth0): every
+  // datagram to a link-local peer was dropped. This host's own link-local address is delivered locally.
+  test("a scoped link-local IPv6 destination (fe80::…%if) is reached", { timeout: 10_000 }, async (t) => {
+    const linkLocal = Object.entries(networkInterfaces())
+      .flatMap(([name, list]) => (list ?? []).map((a) => ({ name, ...a })))
+      .find((a) => a.family === "IPv6" && a.address.toLowerCase().startsWith("fe80:") && a.scopeid);
+    if (!linkLocal) {
+      t.skip("this host has no link-local IPv6 address");
+      return;
+    }
+    const sender = await bindNative({ host: "::" });
+    const receiver = await bindNative({ host: "::" });
+    try {
+      const rx = collect(receiver);
+      sender.send(datagram(0, 1200), { address: `${linkLocal.address}%${linkLocal.name}`, port: receiver.local.port });
+      sender.flush?.();
+      const [got] = await rx.until(1, 2000);
+      assert.ok(got.data.equals(datagram(0, 1200)));
+      assert.equal(got.from.port, sender.local.port);
+      assert.equal(sender.sendErrors, 0);
     } finally {
       sender.close();
       receiver.close();
