@@ -91,6 +91,12 @@ typedef struct {
     if ((call) != napi_ok) return NULL;                                                            \
   } while (0)
 
+/* Declares argc/argv and fetches up to n arguments of the call (missing ones are undefined). */
+#define ARGS(n)                                                                                    \
+  size_t argc = (n);                                                                               \
+  napi_value argv[(n)];                                                                            \
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL))
+
 static napi_value make_int(napi_env env, int64_t v) {
   napi_value out;
   napi_create_int64(env, v, &out);
@@ -190,9 +196,7 @@ static int get_host_port(napi_env env, napi_value host_v, napi_value port_v, cha
 
 /* open(family 4|6, ipv6Only, recvBufferSize, sendBufferSize, meta Int32Array, onBatch, onWritable, onError, offloads) */
 static napi_value Open(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(9);
   int fam = 4, v6only = 0, rcvbuf = 0, sndbuf = 0;
   bool flag = false;
   napi_get_value_int32(env, argv[0], &fam);
@@ -252,9 +256,7 @@ static napi_value Open(napi_env env, napi_callback_info info) {
 
 /* Binds (connect 0) or connects (connect 1) the socket to (host, port) from JS → 0 | -errno. */
 static napi_value attach_address(napi_env env, napi_callback_info info, int connect_it) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(3);
   sock_t *s = get_sock(env, argv[0]);
   char host[HOST_MAX];
   int port;
@@ -297,9 +299,7 @@ static napi_value address_value(napi_env env, const struct sockaddr_storage *a) 
 
 /* localAddress(sock) → [host, port] | -errno */
 static napi_value LocalAddress(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(1);
   sock_t *s = get_sock(env, argv[0]);
   if (!s || s->closed) return make_int(env, -EBADF);
   struct sockaddr_storage a;
@@ -310,9 +310,7 @@ static napi_value LocalAddress(napi_env env, napi_callback_info info) {
 
 /* formatAddress(meta, entry) → [host, port]: the source of one received datagram. */
 static napi_value FormatAddress(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(2);
   napi_typedarray_type type;
   size_t length;
   void *data;
@@ -339,9 +337,7 @@ static napi_value FormatAddress(napi_env env, napi_callback_info info) {
 
 /* Buffer sizes as the kernel accounts them: [receive, send]. */
 static napi_value BufferSizes(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(1);
   sock_t *s = get_sock(env, argv[0]);
   if (!s || s->closed) return make_int(env, -EBADF);
   int r = 0, w = 0;
@@ -532,9 +528,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 
 /* start(sock) → 0 | -errno: begins reading (and turns GRO on where the kernel has it). */
 static napi_value Start(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(1);
   sock_t *s = get_sock(env, argv[0]);
   if (!s || s->closed) return make_int(env, -EBADF);
   if (s->polling) return make_int(env, 0);
@@ -558,9 +552,7 @@ static napi_value Start(napi_env env, napi_callback_info info) {
  * status[0] receives the errno of the last send error (0 when none), status[1] the datagrams it dropped.
  */
 static napi_value Send(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(6);
   sock_t *s = get_sock(env, argv[0]);
   int count = 0;
   napi_get_value_int32(env, argv[2], &count);
@@ -693,9 +685,7 @@ static napi_value Send(napi_env env, napi_callback_info info) {
 
 /* close(sock): stops polling and closes the descriptor; the memory goes once libuv and JS let go. */
 static napi_value Close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(1);
   sock_t *s = get_sock(env, argv[0]);
   if (!s || s->closed) return NULL;
   s->closed = 1;
@@ -715,9 +705,7 @@ static napi_value Close(napi_env env, napi_callback_info info) {
 
 /* ref(sock, on): whether the socket keeps the event loop alive. */
 static napi_value Ref(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(2);
   sock_t *s = get_sock(env, argv[0]);
   bool on = true;
   napi_get_value_bool(env, argv[1], &on);
@@ -731,9 +719,7 @@ static napi_value Ref(napi_env env, napi_callback_info info) {
 
 /* Which offloads the socket uses: [gso, gro] as 0/1. */
 static napi_value Offloads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(1);
   sock_t *s = get_sock(env, argv[0]);
   napi_value out;
   napi_create_array_with_length(env, 2, &out);
@@ -748,9 +734,7 @@ static napi_value Offloads(napi_env env, napi_callback_info info) {
  * as one datagram.
  */
 static napi_value SetGso(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(2);
   sock_t *s = get_sock(env, argv[0]);
   bool gso = false;
   napi_get_value_bool(env, argv[1], &gso);
@@ -845,9 +829,7 @@ static uint32_t crc32_ieee(const uint8_t *p, size_t n) {
 
 /* crc32(data, start, end) → CRC-32 of data[start, end) (the value zlib.crc32 gives), without a subarray. */
 static napi_value Crc32(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(3);
   napi_typedarray_type type;
   size_t length;
   void *data;
@@ -914,9 +896,7 @@ static int get_bytes(napi_env env, napi_value v, bytes_t *out) {
  * → bytes written (plaintext + 16-byte tag), or -1. `out` may not overlap `plaintext` unless at the same place.
  */
 static napi_value AeadSeal(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(7);
   int alg = 0;
   uint32_t off = 0;
   bytes_t key, nonce, aad, text, out;
@@ -940,9 +920,7 @@ static napi_value AeadSeal(napi_env env, napi_callback_info info) {
 
 /* aeadOpen(alg, key, nonce, aad, sealed, out) → plaintext bytes written into out, or -1 (forged, corrupt, bad sizes). */
 static napi_value AeadOpen(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(6);
   int alg = 0;
   bytes_t key, nonce, aad, sealed, out;
   napi_get_value_int32(env, argv[0], &alg);

@@ -11,6 +11,7 @@ import { isIP } from "node:net";
 import * as zlib from "node:zlib";
 import type { Address } from "../core/address.js";
 import type { CryptoProvider } from "../core/crypto/provider.js";
+import { RudpError } from "../core/errors.js";
 import type { Rng } from "../core/rng.js";
 import type { Instant } from "../core/time.js";
 import type { Checksum } from "../core/wire/crc32.js";
@@ -129,16 +130,14 @@ export class NodeRuntime implements Runtime {
     const wanted = options.datapath ?? datapathFromEnv();
     this.#native = wanted === "dgram" ? undefined : nativeUdpBinding();
     if (wanted === "native" && !this.#native) {
-      const err: Error & { code?: string } = new Error(
+      throw new RudpError(
+        "ERR_RUDP_NATIVE_UNAVAILABLE",
         `rudp's native datapath is not available: ${nativeUdpLoadError() ?? "not built"} (run node scripts/build-native.mjs)`,
       );
-      err.code = "ERR_RUDP_NATIVE_UNAVAILABLE";
-      throw err;
     }
     this.datapath = this.#native ? "native" : "dgram";
     this.#offloads = options.offloads ?? true;
-    const addonCrc = this.#native?.crc32;
-    this.checksum = addonCrc ? (data, start, end) => addonCrc(data, start, end) : nativeCrc32;
+    this.checksum = this.#native?.crc32 ?? nativeCrc32; // a plain native function: no wrapper frame per packet
     this.crypto = this.#native ? nativeAeadProvider(nodeCryptoProvider(), this.#native) : nodeCryptoProvider();
   }
 
