@@ -43,7 +43,8 @@ describe("congestion control", () => {
   test("BBR keeps most of the link at 5% loss, where NewReno collapses", () => {
     const bbr = goodput("bbr", 0.05, 30 << 20);
     const reno = goodput("newreno", 0.05, 1 << 20);
-    assert.ok(bbr >= 80e6, `BBR ${(bbr / 1e6).toFixed(1)} Mbit/s`);
+    // 80.7 Mbit/s before BBR made up for random loss ahead of the bottleneck (83.1 with it).
+    assert.ok(bbr >= 82e6, `BBR ${(bbr / 1e6).toFixed(1)} Mbit/s`);
     assert.ok(bbr > 20 * reno, `BBR ${(bbr / 1e6).toFixed(1)} vs NewReno ${(reno / 1e6).toFixed(2)} Mbit/s`);
   });
 

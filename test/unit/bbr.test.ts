@@ -9,9 +9,20 @@ import { MS } from "../../src/core/time.js";
 const PACKET = 1200;
 const RTT = 50 * MS;
 
-/** Drives `bbr` with one ACK per packet at `rate` bytes/s for `rounds` round trips of `rtt`; returns the clock and delivered count. */
-function feed(bbr: Bbr, start: { now: number; delivered: number }, rounds: number, rate: number, rtt = RTT) {
+interface Clock {
+  now: number;
+  delivered: number;
+  /** Bytes declared lost so far (AckSample.lost). */
+  lost?: number;
+}
+
+/**
+ * Drives `bbr` with one ACK per packet at `rate` bytes/s for `rounds` round trips of `rtt`, while
+ * `lossShare` of the bytes sent are declared lost; returns the clock and the delivered and lost counts.
+ */
+function feed(bbr: Bbr, start: Clock, rounds: number, rate: number, rtt = RTT, lossShare = 0): Clock {
   let { now, delivered } = start;
+  let lost = start.lost ?? 0;
   const perRound = Math.max(4, Math.round((rate * rtt) / 1e6 / PACKET));
   for (let r = 0; r < rounds; r++) {
     const roundStart = delivered;
@@ -19,10 +30,14 @@ function feed(bbr: Bbr, start: { now: number; delivered: number }, rounds: numbe
       now += rtt / perRound;
       const prior = roundStart + i * PACKET - perRound * PACKET; // sent one round trip ago
       delivered += PACKET;
-      bbr.onAck(now, sample({ delivered, priorDelivered: Math.max(0, prior), deliveryRate: rate, latestRtt: rtt }));
+      lost += (PACKET * lossShare) / (1 - lossShare);
+      bbr.onAck(
+        now,
+        sample({ delivered, priorDelivered: Math.max(0, prior), deliveryRate: rate, latestRtt: rtt, lost }),
+      );
     }
   }
-  return { now, delivered };
+  return { now, delivered, lost };
 }
 
 function sample(s: Partial<AckSample>): AckSample {
@@ -36,6 +51,7 @@ function sample(s: Partial<AckSample>): AckSample {
     appLimited: false,
     delivered: 0,
     priorDelivered: 0,
+    lost: 0,
     deliveryRate: 0,
     rateAppLimited: false,
     ...s,
@@ -161,4 +177,34 @@ test("ACKs that arrive in bursts raise the window by the excess they deliver (AC
     }
   }
   assert.ok(bbr.window > smooth + 100_000, `bursty ACKs: window ${bbr.window}, was ${smooth}`);
+});
+
+test("in ProbeBW, random loss with a flat RTT raises pacing to BtlBw / (1 − loss), up to 20% loss", () => {
+  const bbr = new Bbr(PACKET, 10);
+  const rate = 12_500_000;
+  let clock = feed(bbr, { now: 0, delivered: 0 }, 20, rate);
+  assert.equal(bbr.mode, "probe-bw");
+  assert.equal(bbr.randomLoss, 0);
+  clock = feed(bbr, clock, 60, rate, RTT, 0.1);
+  assert.ok(Math.abs(bbr.randomLoss - 0.1) < 0.005, `estimate ${bbr.randomLoss}`);
+  // Whatever the phase's gain, pacing is gain × BtlBw / (1 − 0.1).
+  const gain = ((bbr.pacingRate ?? 0) / rate) * (1 - bbr.randomLoss);
+  assert.ok(
+    [0.75, 1, 1.25].some((g) => Math.abs(gain - g) < 0.001),
+    `pacing ${((bbr.pacingRate ?? 0) / rate).toFixed(3)} × BtlBw`,
+  );
+  assert.ok((bbr.pacingRate ?? 0) > 1.1 * 0.75 * rate);
+  feed(bbr, clock, 60, rate, RTT, 0.5);
+  assert.ok(bbr.randomLoss <= 0.2, `estimate ${bbr.randomLoss} beyond the cap`);
+});
+
+test("losses in rounds that built a queue (RTT above 1.25·RTprop) wind the compensation down", () => {
+  const bbr = new Bbr(PACKET, 10);
+  const rate = 12_500_000;
+  let clock = feed(bbr, { now: 0, delivered: 0 }, 20, rate);
+  clock = feed(bbr, clock, 60, rate, RTT, 0.1);
+  assert.ok(bbr.randomLoss > 0.09);
+  // The same loss with a standing queue: congestion, not random loss.
+  feed(bbr, clock, 40, rate, 1.5 * RTT, 0.1);
+  assert.ok(bbr.randomLoss < 0.01, `estimate ${bbr.randomLoss}`);
 });

@@ -30,6 +30,12 @@ const PROBE_RTT_CWND_GAIN = 0.5;
 const MIN_PIPE_PACKETS = 4;
 /** A loss in Startup with the RTT this far above its minimum means the bottleneck queue overflowed. */
 const STARTUP_QUEUE_RTT_FACTOR = 1.25;
+/** A round whose RTT samples stay below this multiple of RTprop built no queue: its losses were random. */
+const RANDOM_LOSS_RTT_FACTOR = 1.25;
+/** The random-loss estimate is a moving average over rounds with this weight for the newest one. */
+const RANDOM_LOSS_GAIN = 1 / 8;
+/** Pacing makes up for at most this much random loss (a factor of 1 / (1 − 0.2) = 1.25). */
+const MAX_RANDOM_LOSS = 0.2;
 
 type Mode = "startup" | "drain" | "probe-bw" | "probe-rtt";
 
@@ -64,6 +70,11 @@ export class Bbr implements CongestionController {
   #extraAcked = 0;
   /** A congestion event happened during the current ProbeBW phase. */
   #lossInPhase = false;
+  /** Random loss: `lost` and `delivered` when the round began, its largest RTT sample, and the estimate. */
+  #roundLost = 0;
+  #roundDelivered = 0;
+  #roundMaxRtt = 0;
+  #randomLoss = 0;
   #restoreAfterDelivered = -1;
 
   constructor(packetSize: number, initialWindowPackets: number) {
@@ -77,9 +88,18 @@ export class Bbr implements CongestionController {
   get ssthresh(): number {
     return Number.POSITIVE_INFINITY;
   }
-  /** Bytes per second: gain × bottleneck bandwidth; no pacing before the first bandwidth sample. */
+  /**
+   * Bytes per second: gain × bottleneck bandwidth, in ProbeBW raised by the random loss the path
+   * shows (see #updateRandomLoss); no pacing before the first bandwidth sample.
+   */
   get pacingRate(): number | undefined {
-    return this.#btlBw > 0 ? this.#pacingGain * this.#btlBw : undefined;
+    if (this.#btlBw === 0) return undefined;
+    const rate = this.#pacingGain * this.#btlBw;
+    return this.#mode === "probe-bw" ? rate / (1 - this.#randomLoss) : rate;
+  }
+  /** The share of sent bytes the path loses without a queue building (0–0.2), as pacing makes up for it. */
+  get randomLoss(): number {
+    return this.#randomLoss;
   }
   /** The current estimate of the bottleneck bandwidth (bytes/s) and mode, for stats. */
   get bandwidth(): number {
@@ -97,7 +117,9 @@ export class Bbr implements CongestionController {
     if (roundStart) {
       this.#nextRoundDelivered = s.delivered;
       this.#round++;
+      this.#updateRandomLoss(s);
     }
+    if (s.latestRtt > this.#roundMaxRtt) this.#roundMaxRtt = s.latestRtt;
     if (s.deliveryRate > 0 && (!s.rateAppLimited || s.deliveryRate >= this.#btlBw)) this.#updateBw(s.deliveryRate);
     this.#updateAckAggregation(now, s.ackedBytes);
     if (s.latestRtt > 0) this.#latestRtt = s.latestRtt;
@@ -191,6 +213,28 @@ export class Bbr implements CongestionController {
     this.#aggregationDelivered += ackedBytes;
     const extra = Math.min(this.#aggregationDelivered - expected, this.#window);
     this.#extraAcked = this.#extraAckedFilter.update(this.#round, extra);
+  }
+
+  /**
+   * Random-loss compensation (rudp's own, not in the BBR drafts). BtlBw is what arrives; when the
+   * path drops packets at random, pacing at BtlBw sends what arrives, and if the drops happen before
+   * the bottleneck (a lossy access link, or netem's model) that leaves the bottleneck idle a
+   * loss-rate share of the time. Pacing at BtlBw / (1 − loss) fills it; when the drops happen after
+   * the bottleneck, BtlBw already counts them, so the bottleneck sees exactly its rate and no queue.
+   * Only rounds whose RTT samples stayed within 1.25·RTprop feed the estimate with their loss rate:
+   * a round that built a queue feeds it 0, so losses from a full queue (congestion, or competing
+   * flows) make the compensation decay instead of pushing harder. Capped at 20 % loss.
+   */
+  #updateRandomLoss(s: AckSample): void {
+    const lost = s.lost - this.#roundLost;
+    const delivered = s.delivered - this.#roundDelivered;
+    this.#roundLost = s.lost;
+    this.#roundDelivered = s.delivered;
+    const queued = this.#roundMaxRtt > RANDOM_LOSS_RTT_FACTOR * this.#minRtt;
+    this.#roundMaxRtt = 0;
+    if (!this.#filledPipe || lost + delivered <= 0) return;
+    const sample = queued ? 0 : lost / (lost + delivered);
+    this.#randomLoss = Math.min(MAX_RANDOM_LOSS, this.#randomLoss + (sample - this.#randomLoss) * RANDOM_LOSS_GAIN);
   }
 
   #checkFullPipe(): void {

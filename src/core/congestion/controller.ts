@@ -23,6 +23,11 @@ export interface AckSample {
   /** Bytes delivered so far on the connection, and when the acknowledged packet was sent. */
   delivered: number;
   priorDelivered: number;
+  /**
+   * Bytes declared lost so far by fast recovery (duplicate ACKs, SACK count, RACK), counted as
+   * `delivered` is; segments a retransmission timeout presumes lost are not counted.
+   */
+  lost: number;
   /** Delivery rate (bytes/s) measured over the newest acknowledged packet's flight; 0 when no valid sample. */
   deliveryRate: number;
   /** True when that rate was measured while the sender was application-limited (a lower bound). */

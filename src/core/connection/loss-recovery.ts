@@ -46,6 +46,8 @@ export class LossRecovery {
   /** Highest sequence number acknowledged before the ACK being processed (RACK.fack). */
   #fackBefore = -1;
   #recoveryStart: Instant = -1;
+  /** When an ACK last delivered new data (cumulatively or selectively). */
+  #progressAt: Instant = Number.NEGATIVE_INFINITY;
   #inRecovery = false;
   #dupAcks = 0;
   readonly #onSegmentAcked = (seg: SentSegment): void => this.#segmentAcked(seg);
@@ -54,6 +56,8 @@ export class LossRecovery {
 
   // Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation).
   #delivered = 0;
+  /** Bytes declared lost by fast recovery (AckSample.lost). */
+  #lost = 0;
   #deliveredTime: Instant = 0;
   #firstSentTime: Instant = 0;
   #appLimitedUntil = 0;
@@ -138,13 +142,21 @@ export class LossRecovery {
       this.#counters.retransmits++;
     }
     if (this.#rtoDeadline === NEVER) this.#rtoDeadline = now + this.#rtt.backedOff(this.#rtoBackoff);
+    // A resend with nothing after it is probed too if it is lost (the ACK that declared its
+    // original lost found nothing in flight, so it armed no probe).
+    if (resend && this.#tlpDeadline === NEVER) this.armTlp(now);
     this.cc.onPacketSent(now, bytes);
   }
 
-  /** Arms the tail-loss probe timer (RFC 8985 §7.2) after new data was sent or acknowledged. */
+  /**
+   * Arms the tail-loss probe timer (RFC 8985 §7.2) after new data was sent or acknowledged. Unlike
+   * RFC 8985, also in recovery, as QUIC's probe timeout (RFC 9002 §6.2): a lost retransmission at
+   * the tail, with nothing sent after it for RACK to see, is probed after 2·SRTT instead of waiting
+   * for the RTO's 200 ms minimum, a window collapse and the resend of everything unacknowledged.
+   */
   armTlp(now: Instant): void {
     this.#tlpDeadline = NEVER;
-    if (this.#tlpOutstanding || this.#inRecovery || !this.#rtt.hasSample || this.sent.bytesInFlight === 0) return;
+    if (this.#tlpOutstanding || !this.#rtt.hasSample || this.sent.bytesInFlight === 0) return;
     let pto = Math.max(this.#config.probeTimeoutFactor * this.#rtt.srtt, MIN_PTO); // RFC 8985 §7.2 (factor 2)
     if (this.sent.count === 1) pto += this.#config.maxAckDelay;
     const deadline = now + pto;
@@ -186,6 +198,7 @@ export class LossRecovery {
     }
     const newly = this.#newlyAckedBytes;
     if (newly > 0) {
+      this.#progressAt = now;
       const sample = (wrapSeq(now) - p.tsecr) >>> 0;
       if (sample < 120_000_000) this.#rtt.update(sample, ack.ackDelay);
     }
@@ -210,6 +223,7 @@ export class LossRecovery {
       this.cc.onAck(now, {
         delivered: this.#delivered,
         priorDelivered: prior,
+        lost: this.#lost,
         deliveryRate: rate,
         rateAppLimited: appLimited,
         ackedBytes: newly,
@@ -262,7 +276,7 @@ export class LossRecovery {
     const sent = this.sent;
     this.#rackDeadline = NEVER;
     const rack = this.#rack;
-    if (sent.highestAcked < sent.una || rack.xmitTime < 0) return;
+    if (rack.xmitTime < 0) return;
     let sackedAbove = 0;
     sent.forEachIn(sent.una, sent.highestAcked + 1, (seg) => {
       if (seg.sacked) sackedAbove++;
@@ -286,11 +300,28 @@ export class LossRecovery {
         else if (seg.sentAt + lossDelay < deadline) deadline = seg.sentAt + lossDelay;
       }
     }
+    // Above it only the time rule applies, but it does (RFC 8985 §6.2 looks at every segment sent
+    // before RACK.xmit_ts): an acknowledged retransmission sent after a lost tail segment shows that
+    // the tail was lost. A segment sent at RACK.xmit_ts itself counts as sent after it (RFC 8985's
+    // tie-break by sequence number: it is above every acknowledged one). The first never-resent
+    // segment sent after RACK.xmit_ts ends the scan, since every later segment was sent later
+    // still; so in a bulk transfer this looks at one segment.
+    for (let s = Math.max(end + 1, sent.una); s < sent.nxt; s++) {
+      const seg = sent.get(s);
+      if (!seg?.inFlight) continue;
+      if (seg.sentAt >= rack.xmitTime) {
+        if (seg.retransmits === 0) break;
+        continue;
+      }
+      if (now >= seg.sentAt + lossDelay) this.#declareLost(now, seg, LossCause.Fast);
+      else if (seg.sentAt + lossDelay < deadline) deadline = seg.sentAt + lossDelay;
+    }
     this.#rackDeadline = deadline;
   }
 
   #declareLost(now: Instant, seg: SentSegment, cause: LossCause): void {
     this.sent.markLost(seg);
+    this.#lost += seg.size;
     seg.lossCause = cause;
     this.#lostQueue.push(seg);
     if (seg.sentAt > this.#recoveryStart) {
@@ -323,26 +354,43 @@ export class LossRecovery {
   }
 
   /**
-   * The retransmission timer fired: every unacknowledged segment is declared
-   * lost and the timer backs off. False, and nothing else changes, when this
-   * timeout exceeds maxRetransmissions: the connection must give up.
+   * The retransmission timer fired. When an ACK delivered new data within the
+   * last RTO, the path is alive and the timer only caught a lost retransmission
+   * that RACK could not see yet: the oldest segment and those overdue by RACK's
+   * measure are declared lost (RFC 8985 §6.3), and the controller sees a
+   * congestion event, not a timeout. Otherwise every unacknowledged segment is
+   * declared lost and the controller collapses its window. Either way the timer
+   * backs off. False, and nothing else changes, when this timeout exceeds
+   * maxRetransmissions: the connection must give up.
    */
   onRetransmissionTimeout(now: Instant): boolean {
     this.#counters.rtoCount++;
     if (++this.#consecutiveRtos > this.#config.maxRetransmissions) return false;
     const sent = this.sent;
-    // RFC 6298 §5.4–5.6: back off and resend; with SACK, everything unacknowledged is presumed lost.
+    const alive = now - this.#progressAt < this.#rtt.rto;
+    const overdue = now - this.#rack.rtt - this.#rack.reorderingWindow(this.#rtt.minRtt, this.#rtt.srtt);
     this.#lostQueue = [];
     this.#lostHead = 0;
     sent.forEachIn(sent.una, sent.nxt, (seg) => {
       if (seg.sacked) return;
+      if (alive && seg.inFlight && seg.seq !== sent.una && seg.sentAt > overdue) return;
       sent.markLost(seg);
       seg.lossCause = LossCause.Timeout;
       this.#lostQueue.push(seg);
     });
-    this.cc.onRetransmissionTimeout(now, this.#consecutiveRtos === 1);
+    if (alive) {
+      // Timed out while SACKs kept arriving (a head lost three times in a row at 10 % loss, while
+      // RACK repaired it): collapsing to the loss window and resending a whole flight that had
+      // mostly arrived cost BBR two round trips of sending and a BDP of needless retransmissions.
+      this.#counters.congestionEvents++;
+      this.cc.onCongestionEvent(now, sent.bytesInFlight);
+      this.#inRecovery = true;
+    } else {
+      // RFC 6298 §5.4–5.6: back off and resend; with SACK, everything unacknowledged is presumed lost.
+      this.cc.onRetransmissionTimeout(now, this.#consecutiveRtos === 1);
+      this.#inRecovery = false; // slow start again from the loss window
+    }
     this.#recoveryStart = now; // losses of earlier segments belong to this episode
-    this.#inRecovery = false; // slow start again from the loss window
     this.#rtoBackoff++;
     this.#rtoDeadline = sent.count > 0 ? now + this.#rtt.backedOff(this.#rtoBackoff) : NEVER;
     this.#tlpDeadline = NEVER;
