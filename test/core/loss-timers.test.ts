@@ -17,15 +17,21 @@ const PACKET = 1200;
  * decides about each data segment the client sends (offset: its sequence number counted from the first
  * segment, copy: 0 the first time, end: the stream position just past its payload).
  */
-function transfer(bytes: number, drop: (offset: number, copy: number, now: number, end: number) => boolean, seed = 7) {
+function transfer(
+  bytes: number,
+  drop: (offset: number, copy: number, now: number, end: number) => boolean,
+  seed = 7,
+  congestionControl = "bbr",
+) {
   const { net, client, server } = makePair({
     seed,
     link: { delay: 25 * MS, rate: 100e6, queueBytes: 625_000 },
-    config: { congestionControl: "bbr", receiveWindow: 16 << 20 },
+    config: { congestionControl, receiveWindow: 16 << 20 },
   });
   let first: number | undefined;
   let cut = 0;
   const copies = new Map<number, number>();
+  const sentAt = new Map<string, number>();
   const ends = new Map<number, number>();
   net.intercept = (from, _to, d, now) => {
     if (from.port !== 1000) return true;
@@ -35,6 +41,7 @@ function transfer(bytes: number, drop: (offset: number, copy: number, now: numbe
     const offset = (p.seq - first) >>> 0;
     const copy = copies.get(offset) ?? 0;
     copies.set(offset, copy + 1);
+    sentAt.set(`${offset}/${copy}`, now);
     if (copy === 0) ends.set(offset, (cut += p.payload.length));
     return !drop(offset, copy, now, ends.get(offset) ?? 0);
   };
@@ -42,16 +49,20 @@ function transfer(bytes: number, drop: (offset: number, copy: number, now: numbe
   const up = randomBytes(new SeededRng(seed), bytes);
   c.write(up);
   let minCwnd = Number.POSITIVE_INFINITY;
+  let firstTimeoutAt: number | undefined;
   const done = net.runUntil(
     () => {
-      if (c.state === "ESTABLISHED" && c.stats().rtoCount > 0) minCwnd = Math.min(minCwnd, c.stats().cwnd);
+      if (c.state === "ESTABLISHED" && c.stats().rtoCount > 0) {
+        firstTimeoutAt ??= net.now;
+        minCwnd = Math.min(minCwnd, c.stats().cwnd);
+      }
       return server.accepted.length > 0 && server.log(server.accepted[0]).byteCount >= bytes;
     },
     { timeout: 120 * SECOND },
   );
   assert.ok(done, "the transfer finished");
   assert.ok(sameBytes(server.log(server.accepted[0]).bytes(), up), "every byte arrived in order");
-  return { sender: c.stats(), minCwnd, copies };
+  return { sender: c.stats(), minCwnd, copies, sentAt, firstTimeoutAt };
 }
 
 test("a timeout while SACKs still arrive resends the lost head only and keeps BBR's window (regression: go-back-N at 10% loss)", () => {
@@ -65,6 +76,23 @@ test("a timeout while SACKs still arrive resends the lost head only and keeps BB
   assert.ok(sender.timeoutRetransmits <= 2, `${sender.timeoutRetransmits} segments resent by the timeout`);
   assert.ok(sender.spuriousRetransmits <= 2, `${sender.spuriousRetransmits} needless retransmissions`);
   assert.ok(minCwnd > 100 * PACKET, `the window fell to ${minCwnd} bytes`);
+});
+
+test("with CUBIC too: the head goes out at the timeout although the flight still fills the reduced window", () => {
+  // CUBIC reduces its window by β at the timeout while most of the flight stays in flight: the
+  // head's resend must not wait for a third of the flight to be acknowledged.
+  const { sender, minCwnd, copies, sentAt, firstTimeoutAt } = transfer(
+    8 << 20,
+    (offset, copy) => offset === 2000 && copy < 4,
+    7,
+    "cubic",
+  );
+  assert.ok(sender.rtoCount >= 1 && firstTimeoutAt !== undefined, "the timer fired");
+  assert.equal(copies.get(2000), 5);
+  const times = Array.from({ length: 5 }, (_, i) => sentAt.get(`2000/${i}`));
+  assert.ok(times.includes(firstTimeoutAt), `copies at ${times.join(", ")} µs, timeout at ${firstTimeoutAt}`);
+  assert.ok(sender.timeoutRetransmits <= 2, `${sender.timeoutRetransmits} segments resent by the timeout`);
+  assert.ok(minCwnd > 50 * PACKET, `the window fell to ${minCwnd} bytes`);
 });
 
 test("a timeout after a silent round trip still declares the flight lost and collapses the window", () => {

@@ -118,7 +118,8 @@ export const SKIP_REASONS: Readonly<Record<string, string>> = Object.freeze({
   "window-inflation": "a window beyond the receiver's buffer: the sender overruns it (fixed; allow it to check)",
   "timestamp-poison": "a timestamp far ahead freezes window updates (they need a newer timestamp)",
   "path-hijack": "a response echoing a path challenge seen on the wire moves the connection",
-  "probe-echo": "a path MTU probe's data delivered although the path dropped it (a todo BUG in attacks.test.ts)",
+  "probe-echo":
+    "a path MTU probe's data delivered although the path dropped it: the sender stalls for four timeouts before its fallback resends in fragments (attacks.test.ts)",
   "simultaneous-open": "see KNOWN_ISSUES",
 });
 

@@ -190,3 +190,14 @@ test("property: unknown entries interleaved anywhere do not change what is read"
     { seed: FC_SEED, numRuns: 300 },
   );
 });
+
+test("FRAGMENTS is an empty entry; with a value it is skipped", () => {
+  const ext = writeHandshakeExtensions({ maxMessageSize: 1000, fragments: true });
+  assert.deepEqual([...ext.subarray(7)], [ExtType.FRAGMENTS, 0, 0]);
+  assert.equal(readHandshakeExtensions(ext).fragments, true);
+  assert.equal(readHandshakeExtensions(writeHandshakeExtensions({ maxMessageSize: 1000 })).fragments, undefined);
+  assert.equal(readHandshakeExtensions(entry(ExtType.FRAGMENTS, [1])).fragments, undefined);
+  const withNoise = writeHandshakeExtensions({ noise: Uint8Array.of(1, 2, 3), fragments: true });
+  assert.deepEqual([...(readHandshakeExtensions(withNoise).noise ?? [])], [1, 2, 3]);
+  assert.equal(readHandshakeExtensions(withNoise).fragments, true);
+});

@@ -30,6 +30,7 @@ import {
   CHECKSUM_SIZE,
   emitPacket,
   Flag,
+  FRAGMENT_HEADER_SIZE,
   type HandshakeRepr,
   HEADER_SIZE,
   MAX_DATAGRAM_SIZE,
@@ -46,6 +47,7 @@ import { AckState } from "./ack-state.js";
 import { readHandshakeExtensions, writeHandshakeExtensions } from "./handshake-ext.js";
 import { LossRecovery } from "./loss-recovery.js";
 import { PathMtu } from "./pmtu.js";
+import { Fragment, Reassembly } from "./reassembly.js";
 import { Arrival, MAX_SEGMENTS_AHEAD, ReceiveBuffer } from "./receive-buffer.js";
 import { RttEstimator } from "./rtt.js";
 import {
@@ -153,6 +155,9 @@ export function handshakeFieldsOf(p: PacketRepr, defaultMaxMessageSize: number):
     maxMessageSize: readHandshakeExtensions(h.ext).maxMessageSize ?? defaultMaxMessageSize,
   };
 }
+
+/** Bytes of the RST a connection sends (no reason byte). */
+const RST_SIZE = HEADER_SIZE + CHECKSUM_SIZE;
 
 /** What a RST's reason (§2.19) makes of a connection attempt. */
 const REFUSALS: Readonly<Record<number, readonly [EncryptionErrorCode, string]>> = {
@@ -264,6 +269,13 @@ export class Connection {
   #challenge: { to: Address; data: Uint8Array; sentAt: Instant; pending: boolean } | undefined;
   #response: Uint8Array | undefined;
   #pmtu: PathMtu | undefined;
+  /** Fragments of the peer's segments resent after its path MTU shrank, until each segment is whole. */
+  readonly #reassembly = new Reassembly();
+  /** The peer announced FRAGMENTS: segments too large for the path now may be resent to it in fragments. */
+  #peerReassembles = false;
+  /** A segment being resent in fragments, and the payload offset of its next fragment. */
+  #fragmenting: SentSegment | undefined;
+  #fragmentOffset = 0;
   readonly #random = (): number => this.#rng.nextU32();
 
   // Pacing.
@@ -298,6 +310,7 @@ export class Connection {
     this.#handshakeExt = writeHandshakeExtensions({
       maxMessageSize: config.maxMessageSize,
       noise: this.#handshake?.message ?? init.accepted?.reply,
+      fragments: true,
     });
     this.#lastReceivedAt = init.now;
     this.#keepaliveInterval = config.keepaliveInterval;
@@ -732,6 +745,7 @@ export class Connection {
       maxMessageSize: this.#config.maxMessageSize,
       token: this.#retryToken,
       noise: this.#handshake?.message,
+      fragments: true,
     });
     this.#sendHandshake = true;
     this.#synDeadline = now + this.#rtt.rto;
@@ -816,7 +830,9 @@ export class Connection {
       this.#mss = this.#mssFor(agreed);
       this.#loss.cc = this.#newController(); // nothing was sent yet: start with windows in the agreed packet size
     }
-    this.#peerMaxMessageSize = readHandshakeExtensions(h.ext).maxMessageSize ?? this.#peerMaxMessageSize;
+    const ext = readHandshakeExtensions(h.ext);
+    this.#peerMaxMessageSize = ext.maxMessageSize ?? this.#peerMaxMessageSize;
+    this.#peerReassembles = ext.fragments === true;
     this.#recv = new ReceiveBuffer(h.isn, this.#config.receiveWindow, this.#config.maxMessageSize);
   }
 
@@ -899,20 +915,43 @@ export class Connection {
     }
     const recv = this.#recv as ReceiveBuffer;
     const seq = unwrapSeq(p.seq, recv.next);
+    let flags = p.flags;
+    let payload = p.payload;
+    if (flags & Flag.FRAG) {
+      this.#counters.fragmentsReceived++;
+      // A fragment of a segment that is still expected waits for the rest; one of a segment already
+      // received (or out of reach) goes on as that segment would, to be counted and acknowledged.
+      flags &= ~Flag.FRAG;
+      if (recv.expects(seq)) {
+        const r = this.#reassembly.add(seq, p.fragmentOffset ?? 0, p.segmentLength ?? 0, payload);
+        if (r === Fragment.Pending) return;
+        if (r !== Fragment.Complete) {
+          if (r === Fragment.Inconsistent) this.#counters.malformedDrops++;
+          else this.#counters.outOfWindowDrops++;
+          return;
+        }
+        payload = this.#reassembly.payload;
+      }
+    } else if (this.#reassembly.size > 0) {
+      this.#reassembly.discard(seq);
+    }
     const wasNext = seq === recv.next;
     const hadHoles = recv.outOfOrderCount > 0;
     const before = recv.unreadBytes;
     const wasFinished = recv.finished;
-    const budget = p.payload.length > 0 ? this.#host?.receiveBudget?.(seq !== recv.next) : undefined;
-    if (budget !== undefined && p.payload.length > budget && seq >= recv.next && !recv.received.has(seq)) {
+    const budget = payload.length > 0 ? this.#host?.receiveBudget?.(seq !== recv.next) : undefined;
+    if (budget !== undefined && payload.length > budget && seq >= recv.next && !recv.received.has(seq)) {
       // The host's limit across connections is reached: drop (the peer resends once windows reopen).
       this.#counters.bufferLimitDrops++;
       this.#host?.onBufferLimitDrop?.();
       this.#ack.ackNow = true;
       return;
     }
-    const arrival = recv.receive(seq, p.flags, p.payload);
-    if (arrival === Arrival.Accepted) this.#syncBuffered();
+    const arrival = recv.receive(seq, flags, payload);
+    if (arrival === Arrival.Accepted) {
+      this.#syncBuffered();
+      if (this.#reassembly.size > 0) this.#reassembly.discardBelow(recv.next);
+    }
     switch (arrival) {
       case Arrival.Duplicate:
         this.#counters.duplicateSegments++;
@@ -931,7 +970,7 @@ export class Connection {
       this.#fail("ECONNABORTED", "data arrived after the application closed the connection");
       return;
     }
-    if (!wasNext || hadHoles || p.flags & Flag.FIN) this.#ack.ackNow = true;
+    if (!wasNext || hadHoles || flags & Flag.FIN) this.#ack.ackNow = true;
     else this.#ack.onInOrder(now);
     this.#counters.payloadBytesReceived += Math.max(0, recv.unreadBytes - before);
     if (recv.streamArrived) {
@@ -988,7 +1027,7 @@ export class Connection {
       return;
     }
     // Four timeouts in a row after the packet size was raised: a PMTU black hole (RFC 8899 §4.3).
-    if (loss.consecutiveRtos >= 4 && this.#pmtu?.onBlackHole(now)) this.#setPacketSize(this.#pmtu.base);
+    if (loss.silentTimeouts >= 4 && this.#pmtu?.onBlackHole(now)) this.#setPacketSize(this.#pmtu.base);
   }
 
   // ----- Sending -------------------------------------------------------------
@@ -999,6 +1038,14 @@ export class Connection {
     this.#lastWasRetransmit = false;
     if (this.#sendRst) {
       this.#sendRst = false;
+      // To an address not yet validated an RST counts against the 3× limit as a SYN-ACK does (§7.4).
+      if (!this.#addressValidated) {
+        if (this.#ampSent + RST_SIZE > 3 * this.#ampReceived) {
+          this.#counters.amplificationBlocked++;
+          return 0;
+        }
+        this.#ampSent += RST_SIZE;
+      }
       return this.#emit(now, out, Flag.RST, undefined);
     }
     const state = this.#state;
@@ -1038,7 +1085,16 @@ export class Connection {
     const paced = loss.cc.pacingRate !== undefined && now < this.#paceAt;
     if (paced) this.#pacingDeadline = this.#paceAt;
 
-    if (!paced && sent.bytesInFlight < cwnd) {
+    const fragmenting = this.#fragmenting;
+    if (fragmenting) {
+      if (fragmenting.inFlight && fragmenting.seq >= sent.una) {
+        if (!paced) return this.#emitFragment(now, out, fragmenting);
+      } else {
+        this.#fragmenting = undefined; // acknowledged (an earlier copy arrived) or declared lost again
+      }
+    }
+
+    if (!paced && (sent.bytesInFlight < cwnd || loss.takeResendNow())) {
       const seg = loss.nextRetransmission();
       if (seg) return this.#emitSegment(now, out, seg, true);
     }
@@ -1047,11 +1103,14 @@ export class Connection {
       const n = this.#sendNewSegment(now, out, true);
       if (n > 0) {
         this.#counters.tailLossProbes++;
+        loss.onProbeSent();
         return n;
       }
+      // The highest unacknowledged segment, in flight or declared lost and waiting behind the window.
       const last = sent.lastUnacked();
-      if (last?.inFlight) {
+      if (last && (last.inFlight || last.lost)) {
         this.#counters.tailLossProbes++;
+        loss.onProbeSent();
         last.lossCause = LossCause.Probe;
         return this.#emitSegment(now, out, last, true);
       }
@@ -1105,6 +1164,12 @@ export class Connection {
   }
 
   #emitSegment(now: Instant, out: Uint8Array, seg: SentSegment, resend: boolean): number {
+    if (seg.payloadLength > this.#mss && this.#peerReassembles) {
+      // Cut for a larger path MTU than the path carries now (black-hole fallback, §4.9): resent in fragments.
+      this.#fragmenting = seg;
+      this.#fragmentOffset = 0;
+      return this.#emitFragment(now, out, seg);
+    }
     this.#out.seq = wrapSeq(seg.seq);
     this.#out.payload = seg.payload;
     this.#out.payloadTail = seg.payloadTail;
@@ -1112,6 +1177,41 @@ export class Connection {
     const n = this.#emit(now, out, seg.flags, undefined);
     this.#loss.onSegmentSent(now, seg, n, resend);
     if (resend) this.#lastWasRetransmit = true;
+    this.#pace(now, n);
+    return n;
+  }
+
+  /**
+   * The next fragment of `seg` (§4.10): as much of its payload from `#fragmentOffset` as one packet
+   * carries now. The first one counts as the segment's resend for loss recovery; the others follow
+   * on the next polls, paced but not held back by the window the segment already occupies.
+   */
+  #emitFragment(now: Instant, out: Uint8Array, seg: SentSegment): number {
+    const offset = this.#fragmentOffset;
+    const length = Math.min(seg.payloadLength - offset, this.#mss - FRAGMENT_HEADER_SIZE);
+    const p = this.#out;
+    const head = seg.payload;
+    const end = offset + length;
+    if (end <= head.length) {
+      p.payload = head.subarray(offset, end);
+      p.payloadTail = undefined;
+    } else if (offset >= head.length) {
+      p.payload = seg.payloadTail.subarray(offset - head.length, end - head.length);
+      p.payloadTail = undefined;
+    } else {
+      p.payload = head.subarray(offset);
+      p.payloadTail = seg.payloadTail.subarray(0, end - head.length);
+    }
+    p.seq = wrapSeq(seg.seq);
+    p.fragmentOffset = offset;
+    p.segmentLength = seg.payloadLength;
+    this.#dataAckRanges = this.#piggybackRanges(now, length + FRAGMENT_HEADER_SIZE);
+    const n = this.#emit(now, out, seg.flags | Flag.FRAG, undefined);
+    if (offset === 0) this.#loss.onSegmentSent(now, seg, n, true);
+    this.#fragmentOffset = end;
+    if (end >= seg.payloadLength) this.#fragmenting = undefined;
+    this.#counters.fragmentsSent++;
+    this.#lastWasRetransmit = true;
     this.#pace(now, n);
     return n;
   }

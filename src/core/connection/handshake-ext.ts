@@ -12,6 +12,8 @@ export const ExtType = {
   TOKEN: 2,
   /** A key-exchange message: the client's first (SYN) or the server's reply (SYN-ACK), §12. */
   NOISE: 3,
+  /** Empty: the sender reassembles segments resent in fragments (flag FRAG, §4.10), so they may be sent to it. */
+  FRAGMENTS: 4,
 } as const;
 
 /** What a SYN or SYN-ACK may carry in its extensions. */
@@ -19,12 +21,16 @@ export interface HandshakeExtensions {
   maxMessageSize?: number;
   token?: Uint8Array;
   noise?: Uint8Array;
+  fragments?: boolean;
 }
 
 /** Encodes handshake extensions. */
 export function writeHandshakeExtensions(o: HandshakeExtensions): Uint8Array {
   const size =
-    (o.maxMessageSize !== undefined ? 7 : 0) + (o.token ? 3 + o.token.length : 0) + (o.noise ? 3 + o.noise.length : 0);
+    (o.maxMessageSize !== undefined ? 7 : 0) +
+    (o.token ? 3 + o.token.length : 0) +
+    (o.noise ? 3 + o.noise.length : 0) +
+    (o.fragments ? 3 : 0);
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   let off = 0;
@@ -44,7 +50,9 @@ export function writeHandshakeExtensions(o: HandshakeExtensions): Uint8Array {
     out[off] = ExtType.NOISE;
     view.setUint16(off + 1, o.noise.length);
     out.set(o.noise, off + 3);
+    off += 3 + o.noise.length;
   }
+  if (o.fragments) out[off] = ExtType.FRAGMENTS; // and a zero length
   return out;
 }
 
@@ -60,6 +68,7 @@ export function readHandshakeExtensions(ext: Uint8Array): HandshakeExtensions {
     if (type === ExtType.MAX_MESSAGE_SIZE && len === 4) out.maxMessageSize = view.getUint32(off + 3);
     else if (type === ExtType.TOKEN && len > 0) out.token = ext.subarray(off + 3, off + 3 + len);
     else if (type === ExtType.NOISE && len > 0) out.noise = ext.subarray(off + 3, off + 3 + len);
+    else if (type === ExtType.FRAGMENTS && len === 0) out.fragments = true;
     off += 3 + len;
   }
   return out;

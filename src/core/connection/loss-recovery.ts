@@ -37,6 +37,10 @@ export class LossRecovery {
   #rtoDeadline: Instant = NEVER;
   #rtoBackoff = 0;
   #consecutiveRtos = 0;
+  /** Timeouts in a row after silence (no ACK delivered anything for an RTO): a black hole's signature. */
+  #silentRtos = 0;
+  /** The head is to be resent at once, window or not (set by a retransmission timeout). */
+  #resendNow = false;
   #tlpDeadline: Instant = NEVER;
   #tlpPending = false;
   #tlpOutstanding = false;
@@ -85,9 +89,9 @@ export class LossRecovery {
     return this.#rtt.backedOff(this.#rtoBackoff);
   }
 
-  /** Retransmission timeouts in a row without an acknowledgement of new data. */
-  get consecutiveRtos(): number {
-    return this.#consecutiveRtos;
+  /** Retransmission timeouts in a row after silence, without an acknowledgement of new data (PROTOCOL §4.7). */
+  get silentTimeouts(): number {
+    return this.#silentRtos;
   }
 
   // ----- Sending -------------------------------------------------------------
@@ -115,6 +119,22 @@ export class LossRecovery {
   takeProbe(): boolean {
     if (!this.#tlpPending) return false;
     this.#tlpPending = false;
+    return true;
+  }
+
+  /** A tail-loss probe went out: no other is armed until `cumAck` advances. */
+  onProbeSent(): void {
+    this.#tlpOutstanding = true;
+  }
+
+  /**
+   * True (once) after a retransmission timeout: the lost segment at the head goes out now even if
+   * what is still in flight fills the window (a timeout while the path is alive leaves most of the
+   * flight in flight).
+   */
+  takeResendNow(): boolean {
+    if (!this.#resendNow) return false;
+    this.#resendNow = false;
     return true;
   }
 
@@ -205,6 +225,7 @@ export class LossRecovery {
     if (advanced) {
       this.#dupAcks = 0;
       this.#consecutiveRtos = 0;
+      this.#silentRtos = 0;
       this.#rtoBackoff = 0;
       this.#tlpOutstanding = false;
       this.#rtoDeadline = sent.count > 0 ? now + this.#rtt.rto : NEVER;
@@ -304,15 +325,16 @@ export class LossRecovery {
     // before RACK.xmit_ts): an acknowledged retransmission sent after a lost tail segment shows that
     // the tail was lost. A segment sent at RACK.xmit_ts itself counts as sent after it (RFC 8985's
     // tie-break by sequence number: it is above every acknowledged one). The first never-resent
-    // segment sent after RACK.xmit_ts ends the scan, since every later segment was sent later
-    // still; so in a bulk transfer this looks at one segment.
-    for (let s = Math.max(end + 1, sent.una); s < sent.nxt; s++) {
+    // segment sent at or after RACK.xmit_ts ends the scan, since every later segment was sent later
+    // still; so in a bulk transfer without timeouts this looks at one segment.
+    for (let s = end + 1; s < sent.nxt; s++) {
       const seg = sent.get(s);
-      if (!seg?.inFlight) continue;
+      if (!seg) continue;
       if (seg.sentAt >= rack.xmitTime) {
         if (seg.retransmits === 0) break;
         continue;
       }
+      if (!seg.inFlight) continue;
       if (now >= seg.sentAt + lossDelay) this.#declareLost(now, seg, LossCause.Fast);
       else if (seg.sentAt + lossDelay < deadline) deadline = seg.sentAt + lossDelay;
     }
@@ -344,7 +366,6 @@ export class LossRecovery {
     if (now >= this.#tlpDeadline) {
       this.#tlpDeadline = NEVER;
       this.#tlpPending = true;
-      this.#tlpOutstanding = true;
     }
   }
 
@@ -387,9 +408,11 @@ export class LossRecovery {
       this.#inRecovery = true;
     } else {
       // RFC 6298 §5.4–5.6: back off and resend; with SACK, everything unacknowledged is presumed lost.
-      this.cc.onRetransmissionTimeout(now, this.#consecutiveRtos === 1);
+      // `first`: the first collapse since cumAck advanced (timeouts while alive did not collapse).
+      this.cc.onRetransmissionTimeout(now, ++this.#silentRtos === 1);
       this.#inRecovery = false; // slow start again from the loss window
     }
+    this.#resendNow = true;
     this.#recoveryStart = now; // losses of earlier segments belong to this episode
     this.#rtoBackoff++;
     this.#rtoDeadline = sent.count > 0 ? now + this.#rtt.backedOff(this.#rtoBackoff) : NEVER;

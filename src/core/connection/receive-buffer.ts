@@ -86,6 +86,12 @@ export class ReceiveBuffer {
     return this.finSeq >= 0;
   }
 
+  /** True when segment `seq` is not yet received and lies within reach of `next` (its size aside). */
+  expects(seq: number): boolean {
+    if (seq < this.next || this.#held.has(seq) || (this.finSeq >= 0 && seq >= this.finSeq)) return false;
+    return seq - this.next < MAX_SEGMENTS_AHEAD;
+  }
+
   /** Handles one segment with unwrapped sequence number `seq`. */
   receive(seq: number, flags: number, payload: Uint8Array): Arrival {
     if (seq < this.next || this.#held.has(seq) || (this.finSeq >= 0 && seq >= this.finSeq)) return Arrival.Duplicate;

@@ -53,6 +53,9 @@ export interface ConnectionStats {
   migrations: number;
   /** Path MTU probes sent. */
   pmtuProbes: number;
+  /** Fragments sent of segments cut for a larger path MTU than the path carries now, and fragments received (§4.10). */
+  fragmentsSent: number;
+  fragmentsReceived: number;
   /** RTT estimates and the current RTO. */
   srtt: number;
   rttvar: number;
@@ -132,5 +135,7 @@ export function newCounters(): Counters {
     pathChallenges: 0,
     migrations: 0,
     pmtuProbes: 0,
+    fragmentsSent: 0,
+    fragmentsReceived: 0,
   };
 }

@@ -10,7 +10,7 @@
  *      [RETRY] u8 token length, token
  *      [ACK]   u32 cumulative ack, u32 window, u32 ack delay (µs), u8 n, n × (u32 start, u32 end)
  *      [PATH]  8 bytes of path challenge or response data
- *      [DATA]  u32 seq, payload …
+ *      [DATA]  u32 seq, payload …   (with FRAG: u32 seq, u16 offset, u16 segment length, part of the payload)
  * end-4 u32 CRC-32 (IEEE) of everything before it
  */
 
@@ -44,10 +44,15 @@ export const Flag = {
   SEALED: 0x1000,
   /** Outer header only: which of the two current packet keys sealed it (key update). */
   KEY_PHASE: 0x2000,
+  /**
+   * The DATA section holds one fragment of a segment, at an offset into its payload: a segment cut
+   * for a larger path MTU than the path now carries is resent in fragments (§4.10 of PROTOCOL.md).
+   */
+  FRAG: 0x4000,
 } as const;
 
-/** Flag bits this version understands; any other bit set is malformed. */
-const KNOWN_FLAGS = 0xfff;
+/** Flag bits a plaintext or inner packet may carry; any other bit set is malformed. */
+const KNOWN_FLAGS = 0x4fff;
 
 /** Bytes of the fixed header. */
 export const HEADER_SIZE = 20;
@@ -67,6 +72,8 @@ export const ACK_SECTION_SIZE = 13;
 export const SACK_RANGE_SIZE = 8;
 /** Bytes of the DATA section before its payload. */
 export const DATA_SECTION_SIZE = 4;
+/** Bytes a fragment's DATA section adds: its offset in the segment's payload and the payload's length. */
+export const FRAGMENT_HEADER_SIZE = 4;
 /** Bytes of path challenge / response data. */
 export const PATH_DATA_SIZE = 8;
 /** The longest RETRY token. */
@@ -129,8 +136,11 @@ export interface PacketRepr {
   reason?: number;
   /** Sequence number of the data segment (present when DATA is set). */
   seq: number;
-  /** Segment payload (a view into the datagram, valid until the datagram is reused). */
+  /** Segment payload (a view into the datagram, valid until the datagram is reused); with FRAG, the fragment's part. */
   payload: Uint8Array;
+  /** With FRAG: where the fragment's bytes begin in the segment's payload, and that payload's whole length. */
+  fragmentOffset?: number;
+  segmentLength?: number;
   /** Emitting only: more payload, written right after `payload` (a segment cut across two writes). */
   payloadTail?: Uint8Array;
 }
@@ -185,9 +195,10 @@ export function parsePacket(data: Uint8Array, end: number = data.length - CHECKS
   if (path === (Flag.CHALLENGE | Flag.RESPONSE)) throw new DecodeError("CHALLENGE with RESPONSE");
   if (path && flags & Flag.SYN) throw new DecodeError("path validation during the handshake");
   if (flags & Flag.PAD && flags & Flag.DATA) throw new DecodeError("PAD with DATA");
-  if ((flags & (Flag.FIN | Flag.MSG | Flag.MSG_END)) !== 0 && (flags & Flag.DATA) === 0)
+  if ((flags & (Flag.FIN | Flag.MSG | Flag.MSG_END | Flag.FRAG)) !== 0 && (flags & Flag.DATA) === 0)
     throw new DecodeError("segment flag without DATA");
   if (flags & Flag.FIN && flags & (Flag.MSG | Flag.MSG_END)) throw new DecodeError("FIN segment marked as message");
+  if (flags & Flag.FIN && flags & Flag.FRAG) throw new DecodeError("FIN segment in fragments");
   if (flags & Flag.MSG_END && !(flags & Flag.MSG)) throw new DecodeError("MSG_END without MSG");
   if (flags & Flag.SYN && flags & Flag.DATA) throw new DecodeError("SYN carrying data");
   const dcid = readU32(data, 4);
@@ -246,11 +257,22 @@ export function parsePacket(data: Uint8Array, end: number = data.length - CHECKS
   }
   let seq = 0;
   let payload: Uint8Array = EMPTY;
+  let fragmentOffset = 0;
+  let segmentLength = 0;
   let reason: number | undefined;
   if (flags & Flag.DATA) {
     if (off + DATA_SECTION_SIZE > len) throw new DecodeError("truncated DATA section");
     seq = readU32(data, off);
-    payload = data.subarray(off + DATA_SECTION_SIZE, len);
+    off += DATA_SECTION_SIZE;
+    if (flags & Flag.FRAG) {
+      if (off + FRAGMENT_HEADER_SIZE > len) throw new DecodeError("truncated fragment header");
+      fragmentOffset = readU16(data, off);
+      segmentLength = readU16(data, off + 2);
+      off += FRAGMENT_HEADER_SIZE;
+      if (off === len || fragmentOffset + (len - off) > segmentLength)
+        throw new DecodeError("fragment outside its segment");
+    }
+    payload = data.subarray(off, len);
     if (flags & Flag.FIN && payload.length > 0) throw new DecodeError("FIN segment with payload");
   } else if (flags & Flag.RST && off < len) {
     if (len - off !== 1) throw new DecodeError("bad RST reason");
@@ -271,6 +293,8 @@ export function parsePacket(data: Uint8Array, end: number = data.length - CHECKS
     reason,
     seq,
     payload,
+    fragmentOffset,
+    segmentLength,
   };
 }
 
@@ -282,6 +306,7 @@ export function packetLength(p: PacketRepr): number {
   if (p.ack) n += ACK_SECTION_SIZE + (p.ack.ranges.length / 2) * SACK_RANGE_SIZE;
   if (p.flags & (Flag.CHALLENGE | Flag.RESPONSE)) n += PATH_DATA_SIZE;
   if (p.flags & Flag.DATA) n += DATA_SECTION_SIZE + p.payload.length + (p.payloadTail?.length ?? 0);
+  if (p.flags & Flag.DATA && p.flags & Flag.FRAG) n += FRAGMENT_HEADER_SIZE;
   if (p.flags & Flag.RST && p.reason !== undefined) n += 1;
   if (p.flags & Flag.PAD && p.padTo !== undefined && p.padTo > n) n = p.padTo;
   return n;
@@ -336,6 +361,11 @@ export function emitPacket(p: PacketRepr, out: Uint8Array, checksum: Checksum | 
   if (p.flags & Flag.DATA) {
     writeU32(out, off, p.seq >>> 0);
     off += DATA_SECTION_SIZE;
+    if (p.flags & Flag.FRAG) {
+      writeU16(out, off, p.fragmentOffset ?? 0);
+      writeU16(out, off + 2, p.segmentLength ?? 0);
+      off += FRAGMENT_HEADER_SIZE;
+    }
     out.set(p.payload, off);
     off += p.payload.length;
     if (p.payloadTail !== undefined && p.payloadTail.length > 0) {
