@@ -156,7 +156,7 @@ export function handshakeFieldsOf(p: PacketRepr, defaultMaxMessageSize: number):
   };
 }
 
-/** Bytes of the RST a connection sends (no reason byte). */
+/** Bytes of the RST a connection sends (no reason byte), before sealing. */
 const RST_SIZE = HEADER_SIZE + CHECKSUM_SIZE;
 
 /** What a RST's reason (§2.19) makes of a connection attempt. */
@@ -906,6 +906,20 @@ export class Connection {
     this.#fail("ECONNRESET", "connection reset by the peer", false);
   }
 
+  /**
+   * Whether the first fragment of segment `seq` may set aside `length` bytes: no more than a segment
+   * in the largest datagram we accept, and room for it (with the other segments in progress) in the
+   * receive buffer and the host's budget, as the whole segment would need.
+   */
+  #fragmentedSegmentFits(seq: number, length: number): boolean {
+    const largest = this.#mssFor(Math.max(this.#config.maxPacketSize, this.#config.maxProbePacketSize));
+    if (length > largest) return false;
+    const recv = this.#recv as ReceiveBuffer;
+    if (!recv.hasRoom(seq, length + this.#reassembly.bytes)) return false;
+    const budget = this.#host?.receiveBudget?.(seq !== recv.next);
+    return budget === undefined || length + this.#reassembly.bytes <= budget;
+  }
+
   #onSegment(now: Instant, p: PacketRepr, size: number): void {
     this.#lastSegmentAt = now;
     if (size > this.#largestSegmentDatagram) {
@@ -923,7 +937,13 @@ export class Connection {
       // received (or out of reach) goes on as that segment would, to be counted and acknowledged.
       flags &= ~Flag.FRAG;
       if (recv.expects(seq)) {
-        const r = this.#reassembly.add(seq, p.fragmentOffset ?? 0, p.segmentLength ?? 0, payload);
+        const length = p.segmentLength ?? 0;
+        if (!this.#reassembly.has(seq) && !this.#fragmentedSegmentFits(seq, length)) {
+          this.#counters.outOfWindowDrops++;
+          this.#ack.ackNow = true;
+          return;
+        }
+        const r = this.#reassembly.add(seq, p.fragmentOffset ?? 0, length, payload);
         if (r === Fragment.Pending) return;
         if (r !== Fragment.Complete) {
           if (r === Fragment.Inconsistent) this.#counters.malformedDrops++;
@@ -931,6 +951,7 @@ export class Connection {
           return;
         }
         payload = this.#reassembly.payload;
+        this.#ack.ackNow = true; // the sender resent it because it was lost: tell it at once
       }
     } else if (this.#reassembly.size > 0) {
       this.#reassembly.discard(seq);
@@ -1040,11 +1061,12 @@ export class Connection {
       this.#sendRst = false;
       // To an address not yet validated an RST counts against the 3× limit as a SYN-ACK does (§7.4).
       if (!this.#addressValidated) {
-        if (this.#ampSent + RST_SIZE > 3 * this.#ampReceived) {
+        const size = RST_SIZE + (this.#channel ? this.#sealOverhead : 0);
+        if (this.#ampSent + size > 3 * this.#ampReceived) {
           this.#counters.amplificationBlocked++;
           return 0;
         }
-        this.#ampSent += RST_SIZE;
+        this.#ampSent += size;
       }
       return this.#emit(now, out, Flag.RST, undefined);
     }
@@ -1099,7 +1121,7 @@ export class Connection {
       if (seg) return this.#emitSegment(now, out, seg, true);
     }
 
-    if (loss.takeProbe()) {
+    if (!this.#fragmenting && loss.takeProbe()) {
       const n = this.#sendNewSegment(now, out, true);
       if (n > 0) {
         this.#counters.tailLossProbes++;
@@ -1188,7 +1210,8 @@ export class Connection {
    */
   #emitFragment(now: Instant, out: Uint8Array, seg: SentSegment): number {
     const offset = this.#fragmentOffset;
-    const length = Math.min(seg.payloadLength - offset, this.#mss - FRAGMENT_HEADER_SIZE);
+    const room = this.#mss - FRAGMENT_HEADER_SIZE - this.#piggybackAckSize(now);
+    const length = Math.min(seg.payloadLength - offset, room);
     const p = this.#out;
     const head = seg.payload;
     const end = offset + length;

@@ -108,6 +108,7 @@ export class LossRecovery {
         this.#lostHead = 0;
       }
       if (!seg.lost) continue;
+      this.#resendNow = false;
       if (seg.lossCause === LossCause.Timeout) this.#counters.timeoutRetransmits++;
       else this.#counters.fastRetransmits++;
       return seg;

@@ -32,12 +32,21 @@ interface PartialSegment {
 /** Fragments of segments in progress, by sequence number. */
 export class Reassembly {
   readonly #partial = new Map<number, PartialSegment>();
+  #bytes = 0;
   /** The payload of the segment the last Complete fragment finished. */
   payload: Uint8Array = new Uint8Array(0);
 
   /** Segments in progress. */
   get size(): number {
     return this.#partial.size;
+  }
+  /** Bytes set aside for the segments in progress. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+  /** True while fragments of segment `seq` are being collected. */
+  has(seq: number): boolean {
+    return this.#partial.has(seq);
   }
 
   /** Adds a fragment of segment `seq` (unwrapped): `bytes` at `offset` of a payload of `segmentLength` bytes. */
@@ -47,24 +56,28 @@ export class Reassembly {
       if (this.#partial.size >= MAX_PARTIAL_SEGMENTS) return Fragment.Full;
       p = { payload: new Uint8Array(segmentLength), have: new RangeSet() };
       this.#partial.set(seq, p);
+      this.#bytes += segmentLength;
     } else if (p.payload.length !== segmentLength) {
       return Fragment.Inconsistent;
     }
     p.payload.set(bytes, offset);
     p.have.add(offset, offset + bytes.length);
     if (p.have.count !== 1 || p.have.start(0) !== 0 || p.have.end(0) !== segmentLength) return Fragment.Pending;
-    this.#partial.delete(seq);
+    this.discard(seq);
     this.payload = p.payload;
     return Fragment.Complete;
   }
 
   /** Forgets the segments below `next`: another copy of them was delivered. */
   discardBelow(next: number): void {
-    for (const seq of this.#partial.keys()) if (seq < next) this.#partial.delete(seq);
+    for (const seq of this.#partial.keys()) if (seq < next) this.discard(seq);
   }
 
-  /** Forgets segment `seq` (it arrived whole). */
+  /** Forgets segment `seq` (it arrived whole, or was completed). */
   discard(seq: number): void {
+    const p = this.#partial.get(seq);
+    if (p === undefined) return;
     this.#partial.delete(seq);
+    this.#bytes -= p.payload.length;
   }
 }

@@ -92,14 +92,19 @@ export class ReceiveBuffer {
     return seq - this.next < MAX_SEGMENTS_AHEAD;
   }
 
+  /** True when a segment `seq` of `bytes` would find room (the rule `receive` applies). */
+  hasRoom(seq: number, bytes: number): boolean {
+    const held = seq === this.next ? this.#unread : this.#unread + this.#outOfOrderBytes;
+    return held + bytes <= this.capacity;
+  }
+
   /** Handles one segment with unwrapped sequence number `seq`. */
   receive(seq: number, flags: number, payload: Uint8Array): Arrival {
     if (seq < this.next || this.#held.has(seq) || (this.finSeq >= 0 && seq >= this.finSeq)) return Arrival.Duplicate;
     if (seq - this.next >= MAX_SEGMENTS_AHEAD) return Arrival.OutOfWindow;
     // The next in-order segment is never refused for room taken by out-of-order ones (it may be the
     // only way to drain them): it needs room among unread bytes only, so the total stays below 2 × capacity.
-    const held = seq === this.next ? this.#unread : this.#unread + this.#outOfOrderBytes;
-    if (held + payload.length > this.capacity) return Arrival.OutOfWindow;
+    if (!this.hasRoom(seq, payload.length)) return Arrival.OutOfWindow;
     if (seq !== this.next) {
       this.#held.set(seq, { flags, payload });
       this.#outOfOrderBytes += payload.length;
