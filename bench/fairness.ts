@@ -15,7 +15,10 @@ export interface FairnessOptions {
 }
 
 export interface FairnessResult {
+  /** The controller of both flows, or "A vs B" when they differ. */
   controller: string;
+  /** True when the two flows run the same controller (the target applies). */
+  same: boolean;
   /** Goodput of each flow over the second half, Mbit/s. */
   flowA: number;
   flowB: number;
@@ -31,12 +34,13 @@ export interface FairnessResult {
 /**
  * Clients 10.0.0.1:1000 (flow A, at t=0) and 10.0.0.1:1001 (flow B, at t=2 s) send without end to one
  * server; both are on the same host, so their data shares the 10.0.0.1 → 10.0.0.2 bottleneck and its queue.
+ * `controllers` names both flows' controller, or flow A's and flow B's.
  */
-export function runFairness(controller: string, o: FairnessOptions): FairnessResult {
-  const options = { congestionControl: controller };
-  const { net, server } = makeNetwork(o.seed, 0, options);
-  const a = new SimHost(net, { address: CLIENT_HOST, port: 1000 }, options, o.seed * 2 + 1);
-  const b = new SimHost(net, { address: CLIENT_HOST, port: 1001 }, options, o.seed * 2 + 3);
+export function runFairness(controllers: string | readonly [string, string], o: FairnessOptions): FairnessResult {
+  const [ccA, ccB] = typeof controllers === "string" ? [controllers, controllers] : controllers;
+  const { net, server } = makeNetwork(o.seed, 0, { congestionControl: ccA });
+  const a = new SimHost(net, { address: CLIENT_HOST, port: 1000 }, { congestionControl: ccA }, o.seed * 2 + 1);
+  const b = new SimHost(net, { address: CLIENT_HOST, port: 1001 }, { congestionControl: ccB }, o.seed * 2 + 3);
   const feeders = [new Feeder(a.connect(SERVER))];
   const half = (o.duration / 2) * SECOND;
   let atHalf: [number, number] | undefined;
@@ -51,7 +55,8 @@ export function runFairness(controller: string, o: FairnessOptions): FairnessRes
   const flowA = mbps(server.deliveredFrom(1000) - start[0]);
   const flowB = mbps(server.deliveredFrom(1001) - start[1]);
   return {
-    controller,
+    controller: ccA === ccB ? ccA : `${ccA} vs ${ccB}`,
+    same: ccA === ccB,
     flowA,
     flowB,
     ratio: Math.min(flowA, flowB) / Math.max(flowA, flowB),
@@ -61,16 +66,16 @@ export function runFairness(controller: string, o: FairnessOptions): FairnessRes
   };
 }
 
-/** The fairness run for each controller. */
+/** The fairness run for each controller (or pair of controllers). */
 export function fairnessScenario(
-  controllers: readonly string[],
+  controllers: readonly (string | readonly [string, string])[],
   o: FairnessOptions,
   log: (line: string) => void,
 ): FairnessResult[] {
   return controllers.map((cc) => {
     const r = runFairness(cc, o);
     log(
-      `  ${cc}: ${r.flowA.toFixed(1)} vs ${r.flowB.toFixed(1)} Mbit/s over the last ${r.windowSeconds} s (ratio ${r.ratio.toFixed(2)})`,
+      `  ${r.controller}: ${r.flowA.toFixed(1)} vs ${r.flowB.toFixed(1)} Mbit/s over the last ${r.windowSeconds} s (ratio ${r.ratio.toFixed(2)})`,
     );
     return r;
   });

@@ -668,12 +668,16 @@ export async function netemScenario(o: LinkOptions, log: (line: string) => void)
 }
 
 /** The scenario's Markdown section. */
-export function netemSection(r: LinkScenarioResult): string {
-  const head = "## 5. Goodput across the real impaired link (netem over TUN, kernel network stack)";
+export function netemSection(
+  r: LinkScenarioResult,
+  head = "## 5. Goodput across the real impaired link (netem over TUN, kernel network stack)",
+  note = "",
+): string {
   if (r.skipped) return `${head}\n\nSkipped: ${r.skipped}.`;
   return [
     head,
     "",
+    ...(note ? [note, ""] : []),
     `\`${join(netemDir(), "netem-link")}\` (the shared userspace netem; root only) joins two network namespaces through TUN devices and a relay that applies ` +
       `${LINK_DELAY_MS} ms of delay each way (50 ms RTT), a ${LINK_MBIT} Mbit/s bottleneck (counting IP bytes) with its default 1000-packet drop-tail queue, ` +
       "and random loss each way, to real packets of the kernel's network stack (1500-byte MTU). The sender runs in one namespace, the receiver in the other. " +
@@ -711,6 +715,18 @@ export function parseLinkArgs(argv: string[]): LinkOptions {
   }
   return o;
 }
+
+/**
+ * The long transfers across the real link that judge the issue's absolute targets: 128 MiB (about 12 s,
+ * so startup weighs about 2%), three runs, BBR transports only, at the loss rates that have targets.
+ */
+export const LONG_LINK: Omit<LinkOptions, "seed"> = {
+  bytes: 128 * 2 ** 20,
+  runs: 3,
+  capSeconds: 40,
+  losses: [0.01, 0.05, 0.1],
+  only: [RUDP_BBR_PINNED.id, UDX.id, TCP_BBR.id],
+};
 
 /** Sizes of the real-link scenarios: 32 MiB, 3 runs, a 10 s cap; quick: 8 MiB, 1 run, 8 s. */
 export function linkDefaults(quick: boolean): Omit<LinkOptions, "seed"> {

@@ -31,6 +31,7 @@ import {
   LINK_MBIT,
   type LinkOptions,
   type LinkScenarioResult,
+  LONG_LINK,
   linkDefaults,
   netemScenario,
   netemSection,
@@ -352,7 +353,10 @@ function fairnessSection(results: FairnessResult[]): string {
     `Two clients on one host (10.0.0.1, ports 1000 and 1001) send without end to one server across the same clean 100 Mbit/s, 50 ms path, ` +
       `so both flows share the bottleneck and its queue; flow B starts ${STAGGER} s after flow A. ${FAIRNESS_SECONDS} virtual seconds ` +
       `(CUBIC needs more than a minute to converge on this path: its share over the last 30 s of 60 s was 0.65, of the last 60 s of 120 s 0.84); ` +
-      `goodput of each flow over the last ${FAIRNESS_SECONDS / 2} s. Target: the slower flow within 20% of the faster (ratio ≥ ${FAIRNESS_TARGET}).`,
+      `goodput of each flow over the last ${FAIRNESS_SECONDS / 2} s. Target: the slower flow within 20% of the faster (ratio ≥ ${FAIRNESS_TARGET}). ` +
+      "The mixed rows show how rudp BBR shares a link with a loss-based flow: rudp's CUBIC follows RFC 9438 as Linux TCP's default does, " +
+      "so it stands in for a TCP flow here (kernel TCP cannot run in the simulator). They have no target: BBR v1 keeps up to 2·BDP in " +
+      "flight whatever the losses, so in this 1-BDP drop-tail queue the CUBIC flow keeps meeting a full queue and backs off.",
     "",
     table(
       ["controller", "flow A Mbit/s", "flow B Mbit/s", "slower / faster", "Jain index", "link used", "target"],
@@ -363,7 +367,7 @@ function fairnessSection(results: FairnessResult[]): string {
         fmt(r.ratio, 2),
         fmt(r.jain, 3),
         `${fmt(r.utilization)}%`,
-        mark(r.ratio >= FAIRNESS_TARGET, `≥ ${FAIRNESS_TARGET}`),
+        r.same ? mark(r.ratio >= FAIRNESS_TARGET, `≥ ${FAIRNESS_TARGET}`) : "—",
       ]),
     ),
   ].join("\n");
@@ -471,13 +475,29 @@ async function main(): Promise<void> {
   }
   if (o.only.has("fairness")) {
     log("fairness (simulated):");
-    sections.push(fairnessSection(fairnessScenario(["bbr", "cubic"], { ...sim, duration: FAIRNESS_SECONDS }, log)));
+    const pairs = ["bbr", "cubic", ["bbr", "cubic"], ["cubic", "bbr"]] as const;
+    sections.push(fairnessSection(fairnessScenario(pairs, { ...sim, duration: FAIRNESS_SECONDS }, log)));
   }
   let netem: LinkScenarioResult | undefined;
   if (o.only.has("netem")) {
     log(`lossy links across netem (${mib(o.link.bytes)} x ${o.link.runs} run(s), ${o.link.capSeconds} s cap):`);
     netem = await netemScenario(o.link, log);
     sections.push(netemSection(netem));
+    if (!o.quick && !netem.skipped) {
+      log(
+        `long transfers across netem (${mib(LONG_LINK.bytes)} x ${LONG_LINK.runs} runs, ${LONG_LINK.capSeconds} s cap):`,
+      );
+      const long = await netemScenario({ ...LONG_LINK, seed: o.link.seed }, log);
+      sections.push(
+        netemSection(
+          long,
+          "## 5b. Long transfers across the real impaired link",
+          `The same link, with ${mib(LONG_LINK.bytes)} transfers (about 12 s each), so that startup weighs about 2% and not a tenth as in the ` +
+            "32 MiB runs above, where every transport stays below 90% even without loss: the issue's absolute goodput targets are judged here. " +
+            `Median of ${LONG_LINK.runs} runs per transport and loss rate, BBR transports only.`,
+        ),
+      );
+    }
   }
   let proxy: LinkScenarioResult | undefined;
   if (o.only.has("proxy")) {
@@ -516,7 +536,7 @@ async function main(): Promise<void> {
   const header = [
     "# rudp benchmarks",
     "",
-    "Reproduce with `npm ci && npm run build && npm run bench` (loopback 256 MiB × 5 runs per transport, netem and proxy 32 MiB × 3 runs; " +
+    "Reproduce with `npm ci && npm run build && npm run bench` (loopback 256 MiB × 5 runs per transport, netem and proxy 32 MiB × 3 runs, netem also 128 MiB × 3; " +
       "takes about a quarter of an hour) or `npm run bench -- --quick` (loopback 32 MiB × 1 run, netem and proxy 8 MiB × 1 run). " +
       "The simulated scenarios are the same in both modes; netem and proxy run the built CLI (dist/), and netem needs root and ../shared/tools/netem. " +
       `Options: \`--runs N\`, \`--size MiB\`, \`--only ${SCENARIOS.join(",")}\`. Each run overwrites this file and the SVG charts it produces. ` +
