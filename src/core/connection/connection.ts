@@ -1059,15 +1059,7 @@ export class Connection {
     this.#lastWasRetransmit = false;
     if (this.#sendRst) {
       this.#sendRst = false;
-      // To an address not yet validated an RST counts against the 3× limit as a SYN-ACK does (§7.4).
-      if (!this.#addressValidated) {
-        const size = RST_SIZE + (this.#channel ? this.#sealOverhead : 0);
-        if (this.#ampSent + size > 3 * this.#ampReceived) {
-          this.#counters.amplificationBlocked++;
-          return 0;
-        }
-        this.#ampSent += size;
-      }
+      if (!this.#mayAmplify(RST_SIZE + (this.#channel ? this.#sealOverhead : 0))) return 0;
       return this.#emit(now, out, Flag.RST, undefined);
     }
     const state = this.#state;
@@ -1239,6 +1231,20 @@ export class Connection {
     return n;
   }
 
+  /**
+   * Anti-amplification (§7.4): true, counting it, when `size` more bytes stay within 3× what an
+   * unvalidated address sent us; false (counted as blocked) when they would not. Always true once validated.
+   */
+  #mayAmplify(size: number): boolean {
+    if (this.#addressValidated) return true;
+    if (this.#ampSent + size > 3 * this.#ampReceived) {
+      this.#counters.amplificationBlocked++;
+      return false;
+    }
+    this.#ampSent += size;
+    return true;
+  }
+
   #emitHandshake(now: Instant, out: Uint8Array): number {
     const h = this.#handshakeOut;
     const own = this.#ownHandshakeFields();
@@ -1247,15 +1253,8 @@ export class Connection {
     h.maxPacketSize = own.maxPacketSize; // what we accept
     h.ext = this.#handshakeExt;
     const flags = this.#state === "SYN-SENT" ? Flag.SYN : Flag.SYN | Flag.ACK;
-    if (!this.#addressValidated) {
-      // SYN-ACK = header + SYN section + ext + empty ACK section + checksum: within 3× what the peer sent?
-      const size = HEADER_SIZE + SYN_SECTION_SIZE + h.ext.length + ACK_SECTION_SIZE + CHECKSUM_SIZE;
-      if (this.#ampSent + size > 3 * this.#ampReceived) {
-        this.#counters.amplificationBlocked++;
-        return 0;
-      }
-      this.#ampSent += size;
-    }
+    // SYN-ACK = header + SYN section + ext + empty ACK section + checksum.
+    if (!this.#mayAmplify(HEADER_SIZE + SYN_SECTION_SIZE + h.ext.length + ACK_SECTION_SIZE + CHECKSUM_SIZE)) return 0;
     const n = this.#emit(now, out, flags, h);
     this.#synTsvals.push(this.#out.tsval);
     if (this.#synTsvals.length > 16) this.#synTsvals.shift();

@@ -88,8 +88,7 @@ export class ReceiveBuffer {
 
   /** True when segment `seq` is not yet received and lies within reach of `next` (its size aside). */
   expects(seq: number): boolean {
-    if (seq < this.next || this.#held.has(seq) || (this.finSeq >= 0 && seq >= this.finSeq)) return false;
-    return seq - this.next < MAX_SEGMENTS_AHEAD;
+    return !this.#isDuplicate(seq) && seq - this.next < MAX_SEGMENTS_AHEAD;
   }
 
   /** True when a segment `seq` of `bytes` would find room (the rule `receive` applies). */
@@ -100,7 +99,7 @@ export class ReceiveBuffer {
 
   /** Handles one segment with unwrapped sequence number `seq`. */
   receive(seq: number, flags: number, payload: Uint8Array): Arrival {
-    if (seq < this.next || this.#held.has(seq) || (this.finSeq >= 0 && seq >= this.finSeq)) return Arrival.Duplicate;
+    if (this.#isDuplicate(seq)) return Arrival.Duplicate;
     if (seq - this.next >= MAX_SEGMENTS_AHEAD) return Arrival.OutOfWindow;
     // The next in-order segment is never refused for room taken by out-of-order ones (it may be the
     // only way to drain them): it needs room among unread bytes only, so the total stays below 2 × capacity.
@@ -124,6 +123,11 @@ export class ReceiveBuffer {
     }
     this.received.removeBelow(this.next);
     return Arrival.Accepted;
+  }
+
+  /** Segment `seq` was delivered or is held already, or lies at or past the FIN. */
+  #isDuplicate(seq: number): boolean {
+    return seq < this.next || this.#held.has(seq) || (this.finSeq >= 0 && seq >= this.finSeq);
   }
 
   /** Next chunk of the byte stream, or undefined when none is unread. */
