@@ -24,13 +24,13 @@ import { RudpSocketError, validateBytes } from "./errors.js";
 export interface SocketOptions {
   /** Keep the writable side open after the peer ends (default false, as node:net). */
   allowHalfOpen?: boolean;
-  /** Bytes the core may hold unacknowledged before write callbacks wait (default 4 MiB, the default receive window: a smaller buffer would cap goodput at sendBufferSize / RTT). */
+  /** Bytes the core may hold unacknowledged before write callbacks wait (default 16 MiB, the default receive window: a smaller buffer would cap goodput at sendBufferSize / RTT, and a hole lost several times in a row would stall the sender). */
   sendBufferSize?: number;
   readableHighWaterMark?: number;
   writableHighWaterMark?: number;
 }
 
-const DEFAULT_SEND_BUFFER = 4 * 1024 * 1024;
+const DEFAULT_SEND_BUFFER = 16 * 1024 * 1024;
 
 type SocketState = "opening" | "open" | "closed";
 

@@ -50,12 +50,17 @@ export interface TransportConfig {
    * maxPacketSize, discovery is off.
    */
   maxProbePacketSize: number;
+  /**
+   * Extra copies of each retransmission sent while no new data waits to be sent (the tail of a
+   * transfer, an interactive sender between messages); 0 sends every resend once.
+   */
+  tailResendCopies: number;
 }
 
 /** The defaults, as documented in README.md. */
 export const DEFAULT_CONFIG: Readonly<TransportConfig> = Object.freeze({
   maxPacketSize: 1200,
-  receiveWindow: 4 * 1024 * 1024,
+  receiveWindow: 16 * 1024 * 1024,
   maxMessageSize: 16 * 1024 * 1024,
   initialWindowPackets: 10,
   congestionControl: "cubic",
@@ -72,6 +77,7 @@ export const DEFAULT_CONFIG: Readonly<TransportConfig> = Object.freeze({
   timeWait: 4 * SECOND,
   probeTimeoutFactor: 2,
   maxProbePacketSize: MAX_DATAGRAM_SIZE,
+  tailResendCopies: 1,
 });
 
 /**
@@ -110,6 +116,7 @@ const RULES: Record<Exclude<keyof TransportConfig, "congestionControl">, Rule> =
   timeWait: { min: 0, max: 600 * SECOND, integer: false },
   probeTimeoutFactor: { min: 1, max: 10, integer: false },
   maxProbePacketSize: { min: 0, max: MAX_DATAGRAM_SIZE, integer: true },
+  tailResendCopies: { min: 0, max: 3, integer: true },
 };
 
 /**

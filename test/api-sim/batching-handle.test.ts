@@ -396,7 +396,11 @@ async function upload(
   if (done && !behaviour.liar) {
     assert.equal(sent.error, undefined);
     assert.equal(received?.error, undefined);
-    assert.equal(st.packetSize, maxPacketSize === 1200 ? 1472 : maxPacketSize, "the packet size the test meant");
+    assert.equal(
+      st.packetSize,
+      maxPacketSize === 1200 ? 1472 : maxPacketSize,
+      `the packet size the test meant (${st.pmtuProbes} probes, ${loop.now - start} us)`,
+    );
   }
   await shutdown(loop, [a, b], { servers: [server], sockets: [client, ...accepted] });
   return result;

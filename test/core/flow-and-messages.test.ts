@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { RudpArgumentError } from "../../src/core/index.js";
+import { RudpArgumentError, wire } from "../../src/core/index.js";
 import { socketBufferWindow } from "../../src/core/socket-buffer.js";
 import { MS, SECOND } from "../../src/core/time.js";
 import { decode } from "../helpers/packets.js";
@@ -57,7 +57,8 @@ describe("flow control", () => {
 describe("socket receive buffer", () => {
   test("the advertised window never asks for more datagrams than the receiver's socket buffer holds", () => {
     const run = (socketBuffer: number) => {
-      const { net, server, c, s } = established({ link: { delay: 5 * MS, rate: 200e6 } });
+      // A queue that never overflows: no segment is held out of order, which would widen the window.
+      const { net, server, c, s } = established({ link: { delay: 5 * MS, rate: 200e6, queueBytes: 16 << 20 } });
       if (socketBuffer > 0) server.endpoint.setSocketReceiveBuffer(socketBuffer);
       const data = randomBytes(net.rng, 8 << 20);
       c.write(data);
@@ -80,6 +81,43 @@ describe("socket receive buffer", () => {
     const capped = run(1 << 20);
     assert.ok(capped <= cap && capped > cap / 2, `window ${capped}, cap ${cap}`);
     assert.ok(run(0) > 2 * cap, "without a known socket buffer the window is the receive buffer's");
+  });
+
+  test("segments held out of order do not count against the socket cap: a lasting hole does not close the window", () => {
+    // Regression: at 10 % loss a head lost four times in a row closed the window on a sender whose
+    // every later segment had arrived (read from the socket already), and the link went idle.
+    const { net, server, c, s } = established({ link: { delay: 25 * MS, rate: 100e6, queueBytes: 16 << 20 } });
+    server.endpoint.setSocketReceiveBuffer(1 << 20);
+    const cap = socketBufferWindow(1 << 20, 1200, 1172);
+    let first: number | undefined;
+    let drops = 0;
+    net.intercept = (from, _to, d) => {
+      if (from.port !== 1000) return true;
+      const p = decode(d);
+      if (!p || !(p.flags & wire.Flag.DATA) || p.payload.length === 0) return true;
+      first ??= p.seq;
+      // Segment 500 loses its first four transmissions.
+      if ((p.seq - first) >>> 0 === 500 && drops < 4) {
+        drops++;
+        return false;
+      }
+      return true;
+    };
+    const data = randomBytes(net.rng, 8 << 20);
+    c.write(data);
+    let largest = 0;
+    assert.ok(
+      net.runUntil(
+        () => {
+          if (drops > 0) largest = Math.max(largest, c.stats().peerWindow); // the hole exists
+          return server.log(s).byteCount === data.length;
+        },
+        { timeout: 60 * SECOND },
+      ),
+    );
+    assert.equal(drops, 4);
+    assert.ok(sameBytes(server.log(s).bytes(), data));
+    assert.ok(largest > 2 * cap, `window ${largest}, socket cap ${cap}`);
   });
 });
 

@@ -1,6 +1,8 @@
 /**
  * The sender's timers when retransmissions are lost (simulator, virtual time): a retransmission
- * timeout while SACKs still arrive, a timeout after silence, and a lost retransmission at the tail.
+ * timeout while SACKs still arrive, a timeout after silence, and a lost retransmission at the tail;
+ * and the copies of resends (`tailResendCopies`) that spare most of those timers. The timer tests
+ * turn the copies off, so that the timers themselves are what repairs the losses.
  */
 
 import assert from "node:assert/strict";
@@ -22,11 +24,12 @@ function transfer(
   drop: (offset: number, copy: number, now: number, end: number) => boolean,
   seed = 7,
   congestionControl = "bbr",
+  tailResendCopies = 0,
 ) {
   const { net, client, server } = makePair({
     seed,
     link: { delay: 25 * MS, rate: 100e6, queueBytes: 625_000 },
-    config: { congestionControl, receiveWindow: 16 << 20 },
+    config: { congestionControl, receiveWindow: 16 << 20, tailResendCopies },
   });
   let first: number | undefined;
   let cut = 0;
@@ -62,7 +65,7 @@ function transfer(
   );
   assert.ok(done, "the transfer finished");
   assert.ok(sameBytes(server.log(server.accepted[0]).bytes(), up), "every byte arrived in order");
-  return { sender: c.stats(), minCwnd, copies, sentAt, firstTimeoutAt };
+  return { sender: c.stats(), minCwnd, copies, sentAt, firstTimeoutAt, finishedAt: net.now };
 }
 
 test("a timeout while SACKs still arrive resends the lost head only and keeps BBR's window (regression: go-back-N at 10% loss)", () => {
@@ -71,6 +74,7 @@ test("a timeout while SACKs still arrive resends the lost head only and keeps BB
   // first. It used to declare the whole flight lost (hundreds of segments that had arrived) and
   // collapse BBR to 4 packets.
   const { sender, minCwnd, copies } = transfer(8 << 20, (offset, copy) => offset === 2000 && copy < 4);
+  assert.equal(sender.resendCopies, 0);
   assert.ok(sender.rtoCount >= 1, "the timer fired");
   assert.equal(copies.get(2000), 5);
   assert.ok(sender.timeoutRetransmits <= 2, `${sender.timeoutRetransmits} segments resent by the timeout`);
@@ -125,4 +129,61 @@ test("a lost retransmission at the tail is probed in recovery, not left to the r
   assert.equal(copies.get(tail), 3);
   assert.equal(sender.rtoCount, 0);
   assert.ok(sender.tailLossProbes >= 1, `${sender.tailLossProbes} tail-loss probes`);
+});
+
+/** The tail scenario of the probe test: the segment 5 KB before the end lost once, the last one twice. */
+function tailLosses(bytes: number, onTail: (offset: number) => void) {
+  return (offset: number, copy: number, _now: number, end: number) => {
+    if (end === bytes) onTail(offset);
+    const holdsByte = (at: number) => end >= at && end - at < 1172;
+    return (holdsByte(bytes - 5000) && copy === 0) || (end === bytes && copy < 2);
+  };
+}
+
+test("a resend at the tail goes out twice: its loss costs neither a probe nor a round trip", () => {
+  const bytes = 200 * 1172;
+  let tail = -1;
+  const onTail = (offset: number) => {
+    tail = offset;
+  };
+  const without = transfer(bytes, tailLosses(bytes, onTail), 7, "bbr", 0);
+  const withCopies = transfer(bytes, tailLosses(bytes, onTail), 7, "bbr", 1);
+  // The last segment: its first send and its resend are dropped, the resend's copy arrives.
+  assert.equal(withCopies.copies.get(tail), 3);
+  assert.ok(withCopies.sender.resendCopies >= 1, `${withCopies.sender.resendCopies} copies`);
+  assert.equal(withCopies.sender.tailLossProbes, 0, "no probe was needed");
+  assert.equal(withCopies.sender.rtoCount, 0);
+  assert.equal(withCopies.sender.spuriousRetransmits, 0, "a copy is not taken for a needless resend");
+  // Without copies the probe repairs it: at least 2·SRTT later.
+  assert.ok(without.sender.tailLossProbes >= 1);
+  assert.ok(
+    withCopies.finishedAt + 50 * MS <= without.finishedAt,
+    `finished at ${withCopies.finishedAt} µs with copies, ${without.finishedAt} µs without`,
+  );
+});
+
+test("a segment lost twice is resent in two copies mid-transfer, so its hole does not outlast the RTO", () => {
+  // Segment 2000 loses its first three transmissions. Without copies they are three rounds of
+  // RACK repair, and the timer runs out first; with copies the third transmission's copy arrives.
+  const drop = (offset: number, copy: number) => offset === 2000 && copy < 3;
+  const without = transfer(8 << 20, drop, 7, "bbr", 0);
+  const withCopies = transfer(8 << 20, drop, 7, "bbr", 1);
+  assert.ok(without.sender.rtoCount >= 1, "without copies the timer fires");
+  assert.equal(withCopies.sender.rtoCount, 0, "with copies it does not");
+  // The original, the first resend (alone: new data follows it), the second resend and its copy.
+  assert.equal(withCopies.copies.get(2000), 4);
+  assert.equal(withCopies.sender.resendCopies, 1);
+});
+
+test("segments lost once while new data follows them are resent once", () => {
+  // Every 50th of the first 4000 segments is dropped once; the transfer goes on well beyond them.
+  const { sender, copies } = transfer(
+    8 << 20,
+    (offset, copy) => offset < 4000 && offset % 50 === 0 && copy === 0,
+    7,
+    "bbr",
+    1,
+  );
+  for (let offset = 0; offset < 4000; offset += 50) assert.equal(copies.get(offset), 2, `segment ${offset}`);
+  assert.equal(sender.resendCopies, 0);
 });

@@ -35,6 +35,25 @@ describe("path MTU discovery", () => {
     });
   }
 
+  test("a sender that writes everything and closes at once still searches (regression: FIN-WAIT-1 stopped it)", () => {
+    const { net, client, server } = makePair({
+      link: { mtu: 1500, delay: 5 * MS },
+      config: { maxProbePacketSize: 65507 },
+    });
+    const c = client.connect(server.address);
+    const data = randomBytes(net.rng, 4 << 20);
+    c.write(data);
+    c.end();
+    assert.ok(
+      net.runUntil(() => server.accepted.length === 1 && server.log(server.accepted[0]).byteCount === data.length, {
+        timeout: 60 * SECOND,
+      }),
+    );
+    assert.ok(sameBytes(server.log(server.accepted[0]).bytes(), data));
+    assert.ok(c.stats().pmtuProbes >= 1, "probes went out after close()");
+    assert.equal(c.stats().packetSize, 1472);
+  });
+
   test("a configured maximum caps the search, and 0 turns it off", () => {
     for (const [max, expected] of [
       [9000, 8972],

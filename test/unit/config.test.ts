@@ -28,7 +28,7 @@ const NUMERIC_KEYS = Object.keys(DEFAULT_CONFIG).filter((k) => k !== "congestion
 test("defaults: no options, empty options and undefined values give the documented defaults", () => {
   const expected: TransportConfig = {
     maxPacketSize: 1200,
-    receiveWindow: 4 * 1024 * 1024,
+    receiveWindow: 16 * 1024 * 1024,
     maxMessageSize: 16 * 1024 * 1024,
     initialWindowPackets: 10,
     congestionControl: "cubic",
@@ -45,6 +45,7 @@ test("defaults: no options, empty options and undefined values give the document
     timeWait: 4 * SECOND,
     probeTimeoutFactor: 2,
     maxProbePacketSize: 65507,
+    tailResendCopies: 1,
   };
   assert.deepEqual(resolveConfig(), expected);
   assert.deepEqual(resolveConfig({}), expected);
@@ -120,6 +121,7 @@ test("out of range for every numeric option: ERR_OUT_OF_RANGE naming it", () => 
     ["timeWait", [-1, 600 * SECOND + 1]],
     ["probeTimeoutFactor", [0, 0.99, 10.5]],
     ["maxProbePacketSize", [-1, 65508]],
+    ["tailResendCopies", [-1, 4, 1.5]],
   ];
   assert.deepEqual(cases.map(([k]) => k).sort(), [...NUMERIC_KEYS].sort(), "every numeric option is covered");
   for (const [key, values] of cases) {

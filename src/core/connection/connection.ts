@@ -528,13 +528,19 @@ export class Connection {
     }
   }
 
-  /** The receive window to advertise: our free buffer, within what the host still allows. */
+  /**
+   * The receive window to advertise: our free buffer, within what the host still allows. The
+   * socket cap bounds only the part of the window not yet received: segments held out of order
+   * were read from the socket already, so a persistent hole does not close the window on a sender
+   * whose every later segment arrived (at 10 % loss a head lost four times in a row did so).
+   */
   #advertisedWindow(recv: ReceiveBuffer): number {
     const host = this.#host;
     let window = recv.window;
     const budget = host?.receiveBudget?.();
     if (budget !== undefined && budget < window) window = budget;
-    if (this.#socketWindow < window) window = this.#socketWindow;
+    const socketRoom = this.#socketWindow + recv.outOfOrderBytes;
+    if (socketRoom < window) window = socketRoom;
     return window;
   }
 
@@ -566,7 +572,7 @@ export class Connection {
     if (this.#state === "TIME-WAIT") return this.#timeWaitDeadline;
     let t = Math.min(this.#synDeadline, this.#loss.deadline, this.#ack.deadline);
     t = Math.min(t, this.#persistDeadline, this.#pacingDeadline);
-    if (this.#pmtu && this.#state === "ESTABLISHED") t = Math.min(t, this.#pmtu.deadline());
+    if (this.#pmtu && this.#searchesPath()) t = Math.min(t, this.#pmtu.deadline());
     if (isSynchronized(this.#state)) {
       const c = this.#config;
       if (this.#loss.sent.count === 0) {
@@ -1053,6 +1059,15 @@ export class Connection {
 
   // ----- Sending -------------------------------------------------------------
 
+  /**
+   * Path MTU discovery runs while this side may still send data: also after close() (FIN-WAIT-1,
+   * LAST-ACK), or a sender that writes a file and ends at once would move all of it at 1200 bytes.
+   */
+  #searchesPath(): boolean {
+    const state = this.#state;
+    return state === "ESTABLISHED" || state === "CLOSE-WAIT" || state === "FIN-WAIT-1" || state === "LAST-ACK";
+  }
+
   /** Writes the next datagram into `out` and returns its length, or 0 when there is nothing to send now. */
   pollTransmit(now: Instant, out: Uint8Array): number {
     this.#destination = this.#remote;
@@ -1081,7 +1096,7 @@ export class Connection {
       this.#destination = this.#challenge.to;
       return this.#emit(now, out, Flag.PING | Flag.CHALLENGE, undefined);
     }
-    if (this.#pmtu && state === "ESTABLISHED" && this.#rtt.hasSample) {
+    if (this.#pmtu && this.#searchesPath() && this.#rtt.hasSample) {
       const probe = this.#pmtu.poll(now, this.#rtt.rto, this.#random);
       if (probe) {
         this.#counters.pmtuProbes++;
@@ -1110,7 +1125,15 @@ export class Connection {
 
     if (!paced && (sent.bytesInFlight < cwnd || loss.takeResendNow())) {
       const seg = loss.nextRetransmission();
-      if (seg) return this.#emitSegment(now, out, seg, true);
+      if (seg) {
+        const n = this.#emitSegment(now, out, seg, true);
+        // Copies where a lost resend costs most: nothing new follows it for RACK to see it lost by,
+        // or the segment was lost twice already (its hole holds back delivery and the window).
+        if ((this.#queue.isEmpty || seg.retransmits >= 2) && !this.#fragmenting) loss.queueCopies(seg);
+        return n;
+      }
+      const copy = loss.nextCopy();
+      if (copy && copy.payloadLength <= this.#mss) return this.#emitCopy(now, out, copy);
     }
 
     if (!this.#fragmenting && loss.takeProbe()) {
@@ -1191,6 +1214,19 @@ export class Connection {
     const n = this.#emit(now, out, seg.flags, undefined);
     this.#loss.onSegmentSent(now, seg, n, resend);
     if (resend) this.#lastWasRetransmit = true;
+    this.#pace(now, n);
+    return n;
+  }
+
+  /** Another copy of the resend `seg` (`tailResendCopies`): sent as it was, leaving its loss-recovery state alone. */
+  #emitCopy(now: Instant, out: Uint8Array, seg: SentSegment): number {
+    this.#out.seq = wrapSeq(seg.seq);
+    this.#out.payload = seg.payload;
+    this.#out.payloadTail = seg.payloadTail;
+    this.#dataAckRanges = this.#piggybackRanges(now, seg.payloadLength);
+    const n = this.#emit(now, out, seg.flags, undefined);
+    this.#loss.onCopySent(now, n);
+    this.#lastWasRetransmit = true;
     this.#pace(now, n);
     return n;
   }

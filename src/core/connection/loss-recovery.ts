@@ -32,6 +32,9 @@ export class LossRecovery {
   readonly #counters: Counters;
   #lostQueue: SentSegment[] = [];
   #lostHead = 0;
+  /** Resends to send once more (`tailResendCopies`), after every waiting first resend. */
+  #copies: SentSegment[] = [];
+  #copiesHead = 0;
 
   // Timers.
   #rtoDeadline: Instant = NEVER;
@@ -114,6 +117,42 @@ export class LossRecovery {
       return seg;
     }
     return undefined;
+  }
+
+  /**
+   * `seg` was just resent while no new data waited, or for the second time or more: queues
+   * `tailResendCopies` more copies of it. In the tail of a transfer (or between an interactive
+   * sender's messages) nothing sent after a resend lets RACK see it lost, so each lost resend
+   * costs a probe timeout or another round trip: at 10 % random loss the last flight took five
+   * round trips to fill its holes. A segment lost twice is the one whose hole outlasts the RTO.
+   */
+  queueCopies(seg: SentSegment): void {
+    for (let i = 0; i < this.#config.tailResendCopies; i++) this.#copies.push(seg);
+  }
+
+  /** The next queued copy of a resend still unacknowledged and in flight, or undefined. */
+  nextCopy(): SentSegment | undefined {
+    const copies = this.#copies;
+    while (this.#copiesHead < copies.length) {
+      const seg = copies[this.#copiesHead++];
+      if (this.#copiesHead === copies.length) {
+        copies.length = 0;
+        this.#copiesHead = 0;
+      }
+      if (seg.inFlight && !seg.sacked && seg.seq >= this.sent.una) return seg;
+    }
+    return undefined;
+  }
+
+  /**
+   * A copy of `seg` went out in a datagram of `bytes`. The segment keeps the send time of its
+   * resend, so the copy changes neither RACK's timing nor the spurious-resend test, and the
+   * bytes in flight count it once: the copy is redundancy, paced and counted as a retransmission.
+   */
+  onCopySent(now: Instant, bytes: number): void {
+    this.#counters.retransmits++;
+    this.#counters.resendCopies++;
+    this.cc.onPacketSent(now, bytes);
   }
 
   /** True (once) when the tail-loss probe timer fired and a probe should go out. */
@@ -436,6 +475,8 @@ export class LossRecovery {
   stop(): void {
     this.#lostQueue = [];
     this.#lostHead = 0;
+    this.#copies = [];
+    this.#copiesHead = 0;
     this.#rtoDeadline = this.#tlpDeadline = this.#rackDeadline = NEVER;
   }
 }

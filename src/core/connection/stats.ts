@@ -56,6 +56,8 @@ export interface ConnectionStats {
   /** Fragments sent of segments cut for a larger path MTU than the path carries now, and fragments received (§4.10). */
   fragmentsSent: number;
   fragmentsReceived: number;
+  /** Extra copies of resends sent while no new data waited (`tailResendCopies`), also counted in `retransmits`. */
+  resendCopies: number;
   /** RTT estimates and the current RTO. */
   srtt: number;
   rttvar: number;
@@ -137,5 +139,6 @@ export function newCounters(): Counters {
     pmtuProbes: 0,
     fragmentsSent: 0,
     fragmentsReceived: 0,
+    resendCopies: 0,
   };
 }
