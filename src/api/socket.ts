@@ -24,13 +24,13 @@ import { RudpSocketError, validateBytes } from "./errors.js";
 export interface SocketOptions {
   /** Keep the writable side open after the peer ends (default false, as node:net). */
   allowHalfOpen?: boolean;
-  /** Bytes the core may hold unacknowledged before write callbacks wait (default 16 MiB, the default receive window: a smaller buffer would cap goodput at sendBufferSize / RTT, and a hole lost several times in a row would stall the sender). */
+  /** Bytes the core may hold unacknowledged before write callbacks wait (default 4 MiB: a smaller buffer would cap goodput at sendBufferSize / RTT). Bytes the peer acknowledged selectively do not count, so a hole lost several times in a row does not stall the writer. */
   sendBufferSize?: number;
   readableHighWaterMark?: number;
   writableHighWaterMark?: number;
 }
 
-const DEFAULT_SEND_BUFFER = 16 * 1024 * 1024;
+const DEFAULT_SEND_BUFFER = 4 * 1024 * 1024;
 
 type SocketState = "opening" | "open" | "closed";
 
@@ -254,7 +254,7 @@ export class Socket extends Duplex implements ConnectionSink {
     this.#conn.sendMessage(Buffer.from(message)); // copied: the caller may reuse its buffer at once
     this.#touch();
     this.#driver?.wake();
-    if (this.#conn.bufferedAmount < this.#sendBufferSize) return true;
+    if (this.#conn.undeliveredAmount < this.#sendBufferSize) return true;
     this.#messageDrainPending = true;
     this.#driver?.watchFlushes(this, true);
     return false;
@@ -341,7 +341,7 @@ export class Socket extends Duplex implements ConnectionSink {
     }
     this.#touch();
     this.#driver?.wake();
-    if (conn.bufferedAmount < this.#sendBufferSize) callback();
+    if (conn.undeliveredAmount < this.#sendBufferSize) callback();
     else {
       this.#heldBytes = chunks.reduce((n, c) => n + c.length, 0);
       this.#writeCallback = callback;
@@ -393,7 +393,7 @@ export class Socket extends Duplex implements ConnectionSink {
   onFlushed(): void {
     const conn = this.#conn;
     if (!conn) return;
-    if (conn.bufferedAmount < this.#sendBufferSize) {
+    if (conn.undeliveredAmount < this.#sendBufferSize) {
       const cb = this.#writeCallback;
       this.#writeCallback = undefined;
       this.#heldBytes = 0;

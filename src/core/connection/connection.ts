@@ -356,6 +356,15 @@ export class Connection {
   get bufferedAmount(): number {
     return this.#queue.bytes + this.#loss.sent.outstandingBytes;
   }
+  /**
+   * Bytes queued or sent and not yet acknowledged in any way: `bufferedAmount` without what the peer
+   * selectively acknowledged. Write backpressure counts these, so a hole lost several times in a
+   * row, which holds every later byte until it is filled, does not stall the writer as well.
+   */
+  get undeliveredAmount(): number {
+    const sent = this.#loss.sent;
+    return this.#queue.bytes + sent.outstandingBytes - sent.sackedBytes;
+  }
   /** Bytes delivered and not yet read. */
   get readableLength(): number {
     return this.#recv?.unreadBytes ?? 0;

@@ -86,6 +86,8 @@ export class SentSegments {
   bytesInFlight = 0;
   /** Payload bytes of every outstanding segment (flow-control accounting). */
   outstandingBytes = 0;
+  /** Payload bytes of outstanding segments already selectively acknowledged. */
+  sackedBytes = 0;
   /** Highest sequence number selectively or cumulatively acknowledged, or una − 1. */
   highestAcked: number;
 
@@ -123,6 +125,7 @@ export class SentSegments {
       this.una++;
       if (!seg) continue;
       this.outstandingBytes -= seg.payloadLength;
+      if (seg.sacked) this.sackedBytes -= seg.payloadLength;
       if (seg.inFlight) this.bytesInFlight -= seg.size;
       seg.inFlight = false;
       seg.lost = false;
@@ -147,6 +150,7 @@ export class SentSegments {
       const seg = this.#ring[this.#head + (s - this.una)];
       if (!seg || seg.sacked) continue;
       seg.sacked = true;
+      this.sackedBytes += seg.payloadLength;
       if (seg.inFlight) this.bytesInFlight -= seg.size;
       seg.inFlight = false;
       seg.lost = false;
