@@ -19,6 +19,24 @@ import { seedFor, withSeed } from "../helpers/seed.js";
 
 const { Flag, emitPacket } = wire;
 
+/** Writes `data` in `chunk`-byte pieces, waiting for 'drain' whenever write() returns false, then ends; `offered` counts what was written so far. */
+function writeWithBackpressure(socket: Socket, data: Uint8Array, chunk: number): { offered: number } {
+  const state = { offered: 0 };
+  const pump = () => {
+    while (state.offered < data.length) {
+      const ok = socket.write(data.subarray(state.offered, state.offered + chunk));
+      state.offered += chunk;
+      if (!ok) {
+        socket.once("drain", pump);
+        return;
+      }
+    }
+    socket.end();
+  };
+  pump();
+  return state;
+}
+
 function established(opts: Parameters<typeof makePair>[0] = {}) {
   const pair = makePair(opts);
   const c = pair.client.connect(pair.server.address);
@@ -318,19 +336,7 @@ describe("receive buffering", () => {
       const client = connect({ port, host: B, runtime: a, sendBufferSize, congestionControl: "bbr" });
       const data = simBytes(net, 24 << 20);
       const chunk = 64 * 1024;
-      let offered = 0;
-      const pump = () => {
-        while (offered < data.length) {
-          const ok = client.write(data.subarray(offered, offered + chunk));
-          offered += chunk;
-          if (!ok) {
-            client.once("drain", pump);
-            return;
-          }
-        }
-        client.end();
-      };
-      pump();
+      const writer = writeWithBackpressure(client, data, chunk);
       // Segment 3000 (the pipe is full by then) loses its first four transmissions.
       let first: number | undefined;
       let sends = 0;
@@ -341,7 +347,7 @@ describe("receive buffering", () => {
         if (!p || !(p.flags & Flag.DATA) || p.payload.length === 0) return true;
         first ??= p.seq;
         if ((p.seq - first) >>> 0 !== 3000) return true;
-        offeredAt.push(offered);
+        offeredAt.push(writer.offered);
         return ++sends > 4;
       };
       let received: ReturnType<typeof collect> | undefined;
@@ -375,19 +381,7 @@ describe("receive buffering", () => {
       const client = connect({ port, host: B, runtime: a, sendBufferSize });
       const data = simBytes(net, 4 << 20);
       const chunk = 64 * 1024;
-      let offered = 0;
-      const pump = () => {
-        while (offered < data.length) {
-          const ok = client.write(data.subarray(offered, offered + chunk));
-          offered += chunk;
-          if (!ok) {
-            client.once("drain", pump);
-            return;
-          }
-        }
-        client.end();
-      };
-      pump();
+      const writer = writeWithBackpressure(client, data, chunk);
       let maxClientBuffered = 0;
       let maxServerHeld = 0;
       await loop.run(
@@ -399,7 +393,7 @@ describe("receive buffering", () => {
         { timeout: 60 * SECOND },
       );
       assert.equal(accepted.length, 1);
-      assert.ok(offered < data.length, "the writer was held back");
+      assert.ok(writer.offered < data.length, "the writer was held back");
       assert.ok(
         maxClientBuffered <= sendBufferSize + 2 * chunk,
         `client buffered up to ${maxClientBuffered} (sendBufferSize ${sendBufferSize})`,
