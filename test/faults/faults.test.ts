@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { createSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, test } from "node:test";
 import { MS, SECOND } from "../../src/core/time.js";
@@ -210,19 +211,28 @@ describe("process faults on loopback", { timeout: 120_000 }, () => {
     const w = watch(client);
     const sent = randomBytes(4 << 20);
     client.once("connect", () => writeAll(client, sent));
-    // Every 512 KiB of echo, hold the event loop for 100 ms: the echo keeps coming and the
-    // kernel's tiny buffer overflows.
+    // Every 512 KiB of echo, hold the event loop for 100 ms. The window fits the tiny buffer (the
+    // socket cap), so the echo alone hardly overflows it: 16 stray 1200-byte datagrams sent just
+    // before each block overflow it, and echo datagrams arriving during the block are dropped too.
+    const noise = createSocket("udp4");
+    t.after(() => noise.close());
+    const stray = Buffer.alloc(1200, 0xa5);
     let blocks = 0;
     let nextBlock = 256 * 1024;
+    let localPort = 0;
     client.on("data", () => {
       if (w.length() < nextBlock || blocks >= 6) return;
       nextBlock += 512 * 1024;
       blocks++;
-      const resumeAt = performance.now() + 100;
-      while (performance.now() < resumeAt) {}
+      for (let i = 0; i < 16; i++) noise.send(stray, localPort, LOCAL);
+      // The strays leave on the next tick; the block starts after them.
+      setImmediate(() => {
+        const resumeAt = performance.now() + 100;
+        while (performance.now() < resumeAt) {}
+      });
     });
     let drops: number | undefined;
-    const localPort = await new Promise<number>((r) => client.once("connect", () => r(client.localPort as number)));
+    localPort = await new Promise<number>((r) => client.once("connect", () => r(client.localPort as number)));
     const sampler = setInterval(() => {
       const d = kernelDrops(localPort);
       if (d !== undefined) drops = Math.max(drops ?? 0, d);
