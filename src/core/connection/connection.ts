@@ -1216,11 +1216,7 @@ export class Connection {
       this.#fragmentOffset = 0;
       return this.#emitFragment(now, out, seg);
     }
-    this.#out.seq = wrapSeq(seg.seq);
-    this.#out.payload = seg.payload;
-    this.#out.payloadTail = seg.payloadTail;
-    this.#dataAckRanges = this.#piggybackRanges(now, seg.payloadLength);
-    const n = this.#emit(now, out, seg.flags, undefined);
+    const n = this.#writeSegment(now, out, seg);
     this.#loss.onSegmentSent(now, seg, n, resend);
     if (resend) this.#lastWasRetransmit = true;
     this.#pace(now, n);
@@ -1229,15 +1225,20 @@ export class Connection {
 
   /** Another copy of the resend `seg` (`tailResendCopies`): sent as it was, leaving its loss-recovery state alone. */
   #emitCopy(now: Instant, out: Uint8Array, seg: SentSegment): number {
-    this.#out.seq = wrapSeq(seg.seq);
-    this.#out.payload = seg.payload;
-    this.#out.payloadTail = seg.payloadTail;
-    this.#dataAckRanges = this.#piggybackRanges(now, seg.payloadLength);
-    const n = this.#emit(now, out, seg.flags, undefined);
+    const n = this.#writeSegment(now, out, seg);
     this.#loss.onCopySent(now, n);
     this.#lastWasRetransmit = true;
     this.#pace(now, n);
     return n;
+  }
+
+  /** Writes `seg` whole into `out`, with the ACK owed piggybacked; returns the datagram's size. */
+  #writeSegment(now: Instant, out: Uint8Array, seg: SentSegment): number {
+    this.#out.seq = wrapSeq(seg.seq);
+    this.#out.payload = seg.payload;
+    this.#out.payloadTail = seg.payloadTail;
+    this.#dataAckRanges = this.#piggybackRanges(now, seg.payloadLength);
+    return this.#emit(now, out, seg.flags, undefined);
   }
 
   /**

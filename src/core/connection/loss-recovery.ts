@@ -139,13 +139,13 @@ export class LossRecovery {
         copies.length = 0;
         this.#copiesHead = 0;
       }
-      if (seg.inFlight && !seg.sacked && seg.seq >= this.sent.una) return seg;
+      if (seg.inFlight) return seg; // acknowledged or declared lost again: no copy
     }
     return undefined;
   }
 
   /**
-   * A copy of `seg` went out in a datagram of `bytes`. The segment keeps the send time of its
+   * A copy of a resend went out in a datagram of `bytes`. The segment keeps the send time of its
    * resend, so the copy changes neither RACK's timing nor the spurious-resend test, and the
    * bytes in flight count it once: the copy is redundancy, paced and counted as a retransmission.
    */
